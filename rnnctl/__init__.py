@@ -1,0 +1,28 @@
+"""rnnctl: recurrent neural network controllers trained with RL, and their dynamics.
+
+`import rnnctl` stays light: the trainer and the analysis load on first use.
+"""
+from rnnctl._xla import apply_safe_xla_flags as _apply_safe_xla_flags
+
+_apply_safe_xla_flags()
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "load_run", "make_train", "TrainConfig"]
+
+
+def __getattr__(name):
+    # Lazy attributes keep `import rnnctl` cheap (no jax compile, no gymnax import).
+    if name == "load_run":
+        from rnnctl.runs import load_run
+        return load_run
+    if name == "make_train":
+        from rnnctl.ppo import make_train
+        return make_train
+    if name == "TrainConfig":
+        from rnnctl.config import TrainConfig
+        return TrainConfig
+    if name == "analysis":
+        import importlib
+        return importlib.import_module("rnnctl.analysis")
+    raise AttributeError(f"module 'rnnctl' has no attribute {name!r}")

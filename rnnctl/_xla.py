@@ -1,0 +1,43 @@
+"""XLA CPU runtime defaults, applied before jax initialises its backend.
+
+jax 0.10.x's CPU runtime can wedge forever in `block_until_ready` (0% CPU) on vmapped
+training programs when its concurrency-optimised scheduler is on; turning that scheduler
+off cured it on our machines. We add the flag only when the user has not set it
+themselves: any value the user gives in XLA_FLAGS wins.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+SAFE_CPU_FLAGS = ("--xla_cpu_enable_concurrency_optimized_scheduler=false",)
+
+
+def apply_safe_xla_flags() -> None:
+    """Append our CPU flags to XLA_FLAGS unless the user already set the same option."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    added = []
+    for flag in SAFE_CPU_FLAGS:
+        name = flag.split("=")[0]
+        if name not in flags:
+            added.append(flag)
+    if not added:
+        return
+    if _backend_initialised():
+        warnings.warn("rnnctl: jax was initialised before rnnctl was imported, so the XLA "
+                      f"flags {added} that avoid a known CPU hang could not be applied; "
+                      "import rnnctl first or set them in XLA_FLAGS", RuntimeWarning,
+                      stacklevel=3)
+        return
+    os.environ["XLA_FLAGS"] = " ".join([flags, *added]).strip()
+
+
+def _backend_initialised() -> bool:
+    if "jax" not in sys.modules:
+        return False
+    try:
+        from jax._src import xla_bridge
+        return bool(getattr(xla_bridge, "_backends", {}))
+    except Exception:  # private API moved: assume the worst only if jax is imported
+        return False

@@ -1,0 +1,139 @@
+"""Configuration: what is static (shapes, counts) and what is swept (pytree leaves).
+
+`TrainConfig` fixes everything that changes array shapes or loop lengths; changing it
+recompiles. `Hyper` holds the hyperparameters that leave shapes unchanged; it is a pytree
+of per-agent arrays, so sweeping a value is one more vmapped/sharded agent, not a new
+compilation.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import jax.numpy as jnp
+from flax import struct
+
+OBS_SETTINGS = ("fo", "po")
+ENCODINGS = ("cos_sin", "angle")
+
+#: Hyperparameters that may be swept (one value per agent).
+SWEPT_FIELDS = ("lr", "gamma", "gae_lambda", "clip_eps", "ent_coef", "vf_coef",
+                "max_grad_norm", "reward_scale")
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message is one line naming the field."""
+
+
+@struct.dataclass
+class Hyper:
+    """Per-agent hyperparameters; each leaf is a float array of shape [] (or [A] stacked)."""
+
+    lr: jnp.ndarray
+    gamma: jnp.ndarray
+    gae_lambda: jnp.ndarray
+    clip_eps: jnp.ndarray
+    ent_coef: jnp.ndarray
+    vf_coef: jnp.ndarray
+    max_grad_norm: jnp.ndarray
+    reward_scale: jnp.ndarray
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs. Frozen: `make_train` never mutates it.
+
+    Static fields (shapes and loop counts) are compiled in; the swept defaults below
+    (`lr` … `reward_scale`) become `Hyper` leaves, one value per agent.
+    """
+
+    # --- budget (static) -------------------------------------------------------------
+    n_updates: int = 100          # PPO updates (the paper: 100)
+    n_envs: int = 1               # parallel environments per agent
+    rollout_len: int = 1024       # steps per environment per update
+    # steps per update per agent = n_envs * rollout_len (the paper: 1024)
+    seq_len: int = 32             # BPTT sequence length; sequences start from stored h
+    n_epochs: int = 10
+    n_minibatches: int = 4        # minibatches of whole sequences per epoch
+    # --- network (static) ------------------------------------------------------------
+    hidden: int = 64
+    head_hidden: int = 64
+    encoding: str = "cos_sin"     # "cos_sin": (cos θ, sin θ[, θ̇]); "angle": (wrap θ[, θ̇])
+    theta_dot_scale: float = 0.125  # θ̇ enters the RNN as θ̇ · scale (1/max_speed)
+    recurrent_gain: float = 1.0   # W_h ~ N(0, gain²/H)
+    init_log_std: float = 0.0
+    anneal_lr: bool = True        # linear decay to 0 over the run
+    # --- evaluation inside the compiled loop (static) -----------------------------------
+    eval_episodes: int = 16       # deterministic episodes per agent per update (0: off)
+    # --- swept defaults (become Hyper leaves) --------------------------------------------
+    lr: float = 3e-3
+    gamma: float = 0.95
+    gae_lambda: float = 0.95
+    clip_eps: float = 0.2
+    ent_coef: float = 0.0
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    reward_scale: float = 0.1
+
+    @property
+    def steps_per_update(self) -> int:
+        return self.n_envs * self.rollout_len
+
+    @property
+    def n_sequences(self) -> int:
+        return self.n_envs * (self.rollout_len // self.seq_len)
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+    def validate(self) -> "TrainConfig":
+        """Raise `ConfigError` (one line, naming the field) for an invalid config."""
+        for name in ("n_updates", "n_envs", "rollout_len", "seq_len", "n_epochs",
+                     "n_minibatches", "hidden", "head_hidden"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.eval_episodes, int) or self.eval_episodes < 0:
+            raise ConfigError(f"eval_episodes must be a non-negative integer, got {self.eval_episodes!r}")
+        if self.encoding not in ENCODINGS:
+            raise ConfigError(f"encoding must be one of {ENCODINGS}, got {self.encoding!r}")
+        if self.rollout_len % self.seq_len:
+            raise ConfigError(f"rollout_len ({self.rollout_len}) must be divisible by "
+                              f"seq_len ({self.seq_len})")
+        if self.n_sequences % self.n_minibatches:
+            raise ConfigError(f"n_minibatches ({self.n_minibatches}) must divide the "
+                              f"{self.n_sequences} sequences per update "
+                              f"(n_envs * rollout_len / seq_len)")
+        for name in SWEPT_FIELDS:
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not value == value:
+                raise ConfigError(f"{name} must be a number, got {value!r}")
+        for name in ("lr", "clip_eps", "reward_scale"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
+        for name in ("gamma", "gae_lambda"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{name} must lie in [0, 1], got {getattr(self, name)!r}")
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ConfigError(f"unknown config fields: {sorted(unknown)}")
+        return cls(**d)
+
+    def hyper(self, **overrides) -> Hyper:
+        """The default `Hyper` of this config (scalars), with optional overrides."""
+        values = {name: overrides.get(name, getattr(self, name)) for name in SWEPT_FIELDS}
+        return Hyper(**{k: jnp.asarray(v, jnp.float32) for k, v in values.items()})
+
+
+def stack_hypers(hypers: list[Hyper]) -> Hyper:
+    """Stack per-agent `Hyper`s into one with leaves of shape [A]."""
+    return Hyper(**{name: jnp.stack([getattr(h, name) for h in hypers])
+                    for name in SWEPT_FIELDS})

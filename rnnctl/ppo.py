@@ -1,0 +1,370 @@
+"""Recurrent PPO for vanilla-RNN Pendulum agents, as one compiled program.
+
+`make_train(config)` returns a `Trainer` whose functions are pure and jit-compiled once:
+environment stepping, the RNN, GAE, and the PPO epochs and minibatches all run inside one
+`jax.jit`. The outer loop is a `lax.scan` over updates; inside it every agent (seeds ×
+observability × swept hyperparameters) is one entry of a `jax.vmap`, so FO and PO agents,
+and any number of seeds, train in the same program. Per-agent differences are data:
+the PRNG key, the observation mask (FO/PO) and the `Hyper` pytree.
+
+Index convention for everything recorded: entry u of the update axis belongs to the
+parameters after u updates (u = 0: the initial weights). Training metrics of entry u
+describe update u (its rollout was collected with the parameters of entry u-1); entry 0
+has NaN training metrics and the deterministic evaluation of the initial weights.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from rnnctl import envs, networks
+from rnnctl.config import Hyper, TrainConfig
+
+__all__ = ["Transition", "EnvCarry", "AgentState", "Metrics", "TrainOutput", "Trainer",
+           "make_train", "gae", "agent_keys", "set_progress_hook"]
+
+
+# ----------------------------------------------------------------------------- data
+
+@struct.dataclass
+class Transition:
+    """One environment step of one environment (leaves [T, E] when stacked)."""
+
+    x: jax.Array                # [I] agent input
+    start: jax.Array            # [] bool: first step of an episode (h was reset before it)
+    h_in: jax.Array             # [H] hidden state carried into this step (before reset)
+    action: jax.Array           # [] sampled torque
+    log_prob: jax.Array         # []
+    value: jax.Array            # [] V(h_t)
+    reward: jax.Array           # [] raw environment reward
+    terminated: jax.Array       # [] bool: true end of an episode (never for Pendulum)
+    truncated: jax.Array        # [] bool: time limit; the critic bootstraps
+    bootstrap_value: jax.Array  # [] V of the final observation (used when truncated)
+    episode_return: jax.Array   # [] return of the episode that ended here (else 0)
+
+
+@struct.dataclass
+class EnvCarry:
+    """State of one agent's environments between steps (leaves [E, ...])."""
+
+    env_state: envs.EnvState
+    obs: jax.Array              # [E, 3] gymnax observation to act on next
+    start: jax.Array            # [E] bool
+    h: jax.Array                # [E, H]
+    episode_return: jax.Array   # [E] running return
+
+
+@struct.dataclass
+class AgentState:
+    """Everything one agent's training carries from update to update."""
+
+    params: dict
+    opt_state: optax.OptState
+    env: EnvCarry
+    key: jax.Array
+    update: jax.Array           # [] int32: updates done
+    mask: jax.Array             # [I] observation mask (FO/PO)
+    hyper: Hyper
+
+
+@struct.dataclass
+class Metrics:
+    """Per-update scalars (leaves [U] per agent, [A, U] stacked)."""
+
+    episode_return: jax.Array   # mean return of episodes completed in the update (NaN: none)
+    n_episodes: jax.Array       # episodes completed in the update
+    eval_return: jax.Array      # mean deterministic return over eval_episodes random starts
+    policy_loss: jax.Array
+    value_loss: jax.Array
+    entropy: jax.Array
+    approx_kl: jax.Array
+    clip_frac: jax.Array
+    grad_norm: jax.Array        # before clipping, mean over minibatches
+
+
+@struct.dataclass
+class TrainOutput:
+    """Result of a run: the final state and the whole learning-dynamics record."""
+
+    state: AgentState           # leaves [A, ...]
+    params: dict                # leaves [A, U+1, ...]; entry 0 = initial weights
+    metrics: Metrics            # leaves [A, U+1]; entry 0 = initial (NaN training metrics)
+
+
+# ----------------------------------------------------------------------------- progress
+
+_PROGRESS_HOOK: list[Callable[[int], None] | None] = [None]
+
+
+def set_progress_hook(hook: Callable[[int], None] | None) -> None:
+    """Call `hook(updates_done)` from inside the compiled loop after every update (None: off).
+
+    The hook is looked up at run time, so switching it never recompiles.
+    """
+    _PROGRESS_HOOK[0] = hook
+
+
+def _progress(update):
+    hook = _PROGRESS_HOOK[0]
+    if hook is not None:
+        hook(int(update))
+
+
+# ----------------------------------------------------------------------------- pieces
+
+def gae(rewards, values, next_values, bootstrap_values, terminated, truncated,
+        gamma, lam):
+    """Generalised advantage estimates, treating truncation as a bootstrap, not an end.
+
+    Args:
+      rewards, values, bootstrap_values: [T, ...] (rewards already scaled).
+      next_values: [T, ...] V of the state after step t in the same rollout stream
+        (after an auto-reset this is the *next* episode's first state, so it is only used
+        when the step did not end an episode).
+      terminated, truncated: [T, ...] bool.
+      gamma, lam: scalars.
+    Returns:
+      (advantages, returns) each [T, ...]; returns = advantages + values.
+    """
+    done = jnp.logical_or(terminated, truncated)
+    following = jnp.where(terminated, 0.0, jnp.where(truncated, bootstrap_values, next_values))
+    deltas = rewards + gamma * following - values
+
+    def backward(carry, inp):
+        delta, d = inp
+        adv = delta + gamma * lam * jnp.where(d, 0.0, carry)
+        return adv, adv
+
+    _, adv = jax.lax.scan(backward, jnp.zeros_like(deltas[0]), (deltas, done), reverse=True)
+    return adv, adv + values
+
+
+def _optimizer(hyper: Hyper, lr: jax.Array) -> optax.GradientTransformation:
+    # Built from traced hyperparameters, so a swept lr or clip norm never recompiles.
+    return optax.chain(optax.clip_by_global_norm(hyper.max_grad_norm),
+                       optax.scale_by_adam(eps=1e-5),
+                       optax.scale(-lr))
+
+
+def agent_keys(seeds) -> jax.Array:
+    """One PRNG key per agent from integer seeds (FO and PO agents of a seed share it)."""
+    return jax.vmap(jax.random.key)(jnp.asarray(seeds, jnp.uint32))
+
+
+# ----------------------------------------------------------------------------- trainer
+
+@dataclasses.dataclass(frozen=True)
+class Trainer:
+    """Compiled entry points for one `TrainConfig` (see `make_train`).
+
+    Attributes:
+      config: the static configuration.
+      init: (keys [A], masks [A, I], hypers Hyper[A]) -> AgentState[A].
+      evaluate: (state) -> eval_return [A] (deterministic episodes of the current params).
+      run: (state, n_updates) -> (state, params [A, n, ...], metrics [A, n]).
+      train: (keys, masks, hypers) -> TrainOutput, everything in one program.
+      collect: (state) -> (EnvCarry[A], Transition [A, T, E], last_value [A, E]): one
+        rollout with the current parameters (what an update trains on; for inspection).
+    """
+
+    config: TrainConfig
+    init: Callable
+    evaluate: Callable
+    run: Callable
+    train: Callable
+    collect: Callable
+
+
+def make_train(config: TrainConfig) -> Trainer:
+    """Build the pure, jit-compiled training functions for `config` (never mutated)."""
+    config.validate()
+    cfg = config
+    E, T, L = cfg.n_envs, cfg.rollout_len, cfg.seq_len
+    n_seq = cfg.n_sequences
+    mb_size = n_seq // cfg.n_minibatches
+    in_dim = envs.input_dim(cfg.encoding)
+
+    def observe(raw, mask):
+        return envs.observe(raw, mask, cfg.encoding, cfg.theta_dot_scale)
+
+    # ---- init ----------------------------------------------------------------------
+    def init_agent(key, mask, hyper):
+        k_param, k_env, k_next = jax.random.split(key, 3)
+        params = networks.init_params(k_param, in_dim, cfg.hidden, cfg.head_hidden,
+                                      cfg.recurrent_gain, cfg.init_log_std)
+        obs, env_state = jax.vmap(envs.reset)(jax.random.split(k_env, E))
+        env = EnvCarry(env_state=env_state, obs=obs, start=jnp.ones((E,), bool),
+                       h=jnp.zeros((E, cfg.hidden)), episode_return=jnp.zeros((E,)))
+        opt_state = _optimizer(hyper, hyper.lr).init(params)
+        return AgentState(params=params, opt_state=opt_state, env=env, key=k_next,
+                          update=jnp.int32(0), mask=mask, hyper=hyper)
+
+    # ---- deterministic evaluation ----------------------------------------------------
+    def evaluate_agent(params, mask, key):
+        n = max(cfg.eval_episodes, 1)
+        obs, env_state = jax.vmap(envs.reset)(jax.random.split(key, n))
+
+        def body(carry, k):
+            obs, env_state, h = carry
+            h = networks.cell(params, h, observe(obs, mask))
+            action, _ = networks.policy(params, h)
+            res = jax.vmap(envs.step)(jax.random.split(k, n), env_state, action)
+            return (res.obs, res.state, h), res.reward
+
+        carry = (obs, env_state, jnp.zeros((n, cfg.hidden)))
+        _, rewards = jax.lax.scan(body, carry, jax.random.split(key, envs.EPISODE_LEN))
+        return rewards.sum(0).mean()
+
+    # ---- rollout ---------------------------------------------------------------------
+    def rollout(state: AgentState, key):
+        params, mask = state.params, state.mask
+
+        def body(env: EnvCarry, k):
+            k_act, k_env = jax.random.split(k)
+            x = observe(env.obs, mask)
+            h, mean, log_std, v = networks.step(params, env.h, x, env.start)
+            dist = networks.distribution(mean, log_std)
+            action = dist.sample(seed=k_act)
+            log_prob = dist.log_prob(action)
+            res = jax.vmap(envs.step)(jax.random.split(k_env, E), env.env_state, action)
+            # Critic value of the observation the episode ended on (gymnax already reset).
+            h_final = networks.cell(params, h, observe(res.final_obs, mask))
+            v_boot = networks.value(params, h_final)
+            ep_ret = env.episode_return + res.reward
+            done = jnp.logical_or(res.terminated, res.truncated)
+            tr = Transition(x=x, start=env.start, h_in=env.h, action=action,
+                            log_prob=log_prob, value=v, reward=res.reward,
+                            terminated=res.terminated, truncated=res.truncated,
+                            bootstrap_value=v_boot,
+                            episode_return=jnp.where(done, ep_ret, 0.0))
+            env = EnvCarry(env_state=res.state, obs=res.obs, start=done, h=h,
+                           episode_return=jnp.where(done, 0.0, ep_ret))
+            return env, tr
+
+        env, traj = jax.lax.scan(body, state.env, jax.random.split(key, T))
+        # V of the state after the last step, for the bootstrap at the rollout's end.
+        _, _, _, last_v = networks.step(params, env.h, observe(env.obs, mask), env.start)
+        return env, traj, last_v
+
+    # ---- loss over a minibatch of whole sequences --------------------------------------
+    def loss_fn(params, hyper, seqs: Transition, h0, adv, targets):
+        def body(h, inp):
+            x, start = inp
+            h, mean, log_std, v = networks.step(params, h, x, start)
+            return h, (mean, v)
+
+        # seqs leaves: [L, B, ...]; h0 [B, H]
+        _, (mean, v) = jax.lax.scan(body, h0, (seqs.x, seqs.start))
+        log_std = params["actor"]["log_std"][0]
+        dist = networks.distribution(mean, log_std)
+        log_prob = dist.log_prob(seqs.action)
+        log_ratio = log_prob - seqs.log_prob
+        ratio = jnp.exp(log_ratio)
+        adv_n = (adv - adv.mean()) / (adv.std() + 1e-8)
+        pg1 = ratio * adv_n
+        pg2 = jnp.clip(ratio, 1 - hyper.clip_eps, 1 + hyper.clip_eps) * adv_n
+        policy_loss = -jnp.minimum(pg1, pg2).mean()
+        value_loss = 0.5 * jnp.square(v - targets).mean()
+        entropy = dist.entropy().mean()
+        total = policy_loss + hyper.vf_coef * value_loss - hyper.ent_coef * entropy
+        aux = dict(policy_loss=policy_loss, value_loss=value_loss, entropy=entropy,
+                   approx_kl=((ratio - 1) - log_ratio).mean(),
+                   clip_frac=(jnp.abs(ratio - 1) > hyper.clip_eps).mean())
+        return total, aux
+
+    # ---- one PPO update of one agent ---------------------------------------------------
+    def update_agent(state: AgentState):
+        hyper = state.hyper
+        k_roll, k_perm, k_eval, k_next = jax.random.split(state.key, 4)
+        env, traj, last_v = rollout(state, k_roll)
+
+        next_values = jnp.concatenate([traj.value[1:], last_v[None]], axis=0)
+        adv, targets = gae(traj.reward * hyper.reward_scale, traj.value, next_values,
+                           traj.bootstrap_value, traj.terminated, traj.truncated,
+                           hyper.gamma, hyper.gae_lambda)
+
+        # [T, E, ...] -> sequences [L, n_seq, ...] (sequence-major over envs then chunks)
+        def to_seq(a):
+            a = a.reshape((T // L, L, E) + a.shape[2:])
+            a = jnp.swapaxes(a, 1, 2)                        # [T/L, E, L, ...]
+            a = a.reshape((n_seq, L) + a.shape[3:])
+            return jnp.swapaxes(a, 0, 1)                     # [L, n_seq, ...]
+
+        seqs, adv_s, tgt_s = jax.tree.map(to_seq, (traj, adv, targets))
+        h0 = seqs.h_in[0]                                    # [n_seq, H] stored state
+
+        frac = 1.0 - state.update / cfg.n_updates if cfg.anneal_lr else 1.0
+        tx = _optimizer(hyper, hyper.lr * frac)
+        grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
+
+        def minibatch_step(carry, idx):
+            params, opt_state = carry
+            take = lambda a: a[:, idx]
+            (_, aux), grads = grad_fn(params, hyper, jax.tree.map(take, seqs), h0[idx],
+                                      take(adv_s), take(tgt_s))
+            aux["grad_norm"] = optax.tree.norm(grads)
+            updates, opt_state = tx.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), aux
+
+        def epoch(carry, k):
+            perm = jax.random.permutation(k, n_seq).reshape(cfg.n_minibatches, mb_size)
+            return jax.lax.scan(minibatch_step, carry, perm)
+
+        (params, opt_state), aux = jax.lax.scan(
+            epoch, (state.params, state.opt_state), jax.random.split(k_perm, cfg.n_epochs))
+
+        n_done = jnp.logical_or(traj.terminated, traj.truncated).sum()
+        ep_ret = jnp.where(n_done > 0, traj.episode_return.sum() / jnp.maximum(n_done, 1),
+                           jnp.nan)
+        eval_ret = (evaluate_agent(params, state.mask, k_eval) if cfg.eval_episodes
+                    else jnp.nan)
+        metrics = Metrics(episode_return=ep_ret, n_episodes=n_done.astype(jnp.float32),
+                          eval_return=eval_ret, **jax.tree.map(jnp.mean, aux))
+        new_state = AgentState(params=params, opt_state=opt_state, env=env, key=k_next,
+                               update=state.update + 1, mask=state.mask, hyper=hyper)
+        return new_state, metrics
+
+    # ---- compiled entry points -------------------------------------------------------
+    v_init = jax.vmap(init_agent)
+    v_update = jax.vmap(update_agent)
+
+    def evaluate(state: AgentState):
+        keys = jax.vmap(lambda k: jax.random.fold_in(k, 0x5EED))(state.key)
+        if not cfg.eval_episodes:
+            return jnp.full(keys.shape, jnp.nan)
+        return jax.vmap(evaluate_agent)(state.params, state.mask, keys)
+
+    def run(state: AgentState, n_updates: int):
+        def body(state, _):
+            state, metrics = v_update(state)
+            jax.debug.callback(_progress, state.update[0])
+            return state, (state.params, metrics)
+
+        state, (params, metrics) = jax.lax.scan(body, state, length=n_updates)
+        to_agent_major = lambda a: jnp.swapaxes(a, 0, 1)
+        return state, jax.tree.map(to_agent_major, params), jax.tree.map(to_agent_major, metrics)
+
+    def train(keys, masks, hypers) -> TrainOutput:
+        state = v_init(keys, masks, hypers)
+        params0 = state.params
+        eval0 = evaluate(state)
+        state, params, metrics = run(state, cfg.n_updates)
+        nan = jnp.full_like(eval0, jnp.nan)
+        first = Metrics(episode_return=nan, n_episodes=jnp.zeros_like(eval0),
+                        eval_return=eval0, policy_loss=nan, value_loss=nan, entropy=nan,
+                        approx_kl=nan, clip_frac=nan, grad_norm=nan)
+        cat = lambda a0, a: jnp.concatenate([a0[:, None], a], axis=1)
+        return TrainOutput(state=state, params=jax.tree.map(cat, params0, params),
+                           metrics=jax.tree.map(cat, first, metrics))
+
+    def collect(state: AgentState):
+        return jax.vmap(lambda s: rollout(s, jax.random.split(s.key, 4)[0]))(state)
+
+    return Trainer(config=cfg, init=jax.jit(v_init), evaluate=jax.jit(evaluate),
+                   run=jax.jit(run, static_argnums=1), train=jax.jit(train),
+                   collect=jax.jit(collect))

@@ -1,0 +1,140 @@
+"""Deterministic episodes of an agent: θ, θ̇, x, h, u, r (the input of every analysis).
+
+`rollout` runs `n_episodes` episodes of the mean-action policy from random reset states,
+each from h = 0. It is a pure function of (params, key): jit it, or vmap it over a stacked
+params pytree (checkpoints, agents):
+
+    roll = jax.jit(jax.vmap(lambda p: rollout(p, obs="po", key=key)))(stacked_params)
+    roll.h.shape  # [C, E, T, H]
+
+The observability setting may be an array mask (`envs.obs_mask`) instead of "fo"/"po", so
+FO and PO agents can share one vmapped axis: `jax.vmap(lambda p, m: rollout(p, obs=m, ...))`.
+"""
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from rnnctl import envs, networks
+from rnnctl.config import ConfigError, TrainConfig
+
+__all__ = ["Rollout", "rollout", "goal_input"]
+
+
+@struct.dataclass
+class Rollout:
+    """Deterministic episodes, batch-first: `E` episodes of `T` steps.
+
+    At step t the agent sees the state (θ_t, θ̇_t) through x_t, updates its hidden state to
+    h_t = F(h_{t-1}, x_t) (h_{-1} = 0), outputs the mean torque `action` u_t, and the env
+    applies `torque` = clip(u_t, ±2) and pays `reward` r_t(θ_t, θ̇_t, torque_t).
+
+    Attributes:
+      theta: [E, T] angle of the observed state, wrapped to [-π, π) (0 = upright).
+      theta_dot: [E, T] angular velocity of the observed state (rad/s, in [-8, 8]).
+      x: [E, T, I] network input (θ̇ entry exactly 0 for PO agents).
+      h: [E, T, H] hidden state after reading x_t.
+      action: [E, T] policy mean (the deterministic action, before the env's clipping).
+      torque: [E, T] torque applied by the env: `action` clipped to ±`envs.MAX_TORQUE`.
+      reward: [E, T] reward of step t.
+    """
+
+    theta: jax.Array
+    theta_dot: jax.Array
+    x: jax.Array
+    h: jax.Array
+    action: jax.Array
+    torque: jax.Array
+    reward: jax.Array
+
+    @property
+    def returns(self) -> jax.Array:
+        """Episode returns [E] (sum of rewards over the T steps)."""
+        return self.reward.sum(-1)
+
+
+def goal_input(obs="fo", encoding: str = "cos_sin", theta_dot_scale: float = 0.125
+               ) -> jax.Array:
+    """The network input x at the goal state (θ = 0, θ̇ = 0): a natural x* for fixed points.
+
+    Args:
+      obs: "fo", "po" or a mask [I] from `envs.obs_mask`.
+    Returns:
+      [I] input; for "cos_sin" this is (1, 0, 0).
+    """
+    mask = _mask(obs, encoding)
+    raw, _ = envs.state_from(0.0, 0.0)
+    return envs.observe(raw, mask, encoding, theta_dot_scale)
+
+
+def _mask(obs, encoding: str) -> jax.Array:
+    if isinstance(obs, str):
+        return envs.obs_mask(obs, encoding)
+    mask = jnp.asarray(obs, jnp.float32)
+    if mask.shape != (envs.input_dim(encoding),):
+        raise ConfigError(f"obs mask must have shape [{envs.input_dim(encoding)}] for "
+                          f"encoding {encoding!r}, got {mask.shape}")
+    return mask
+
+
+def rollout(params: networks.Params, *, obs, key: jax.Array, n_episodes: int = 5,
+            encoding: str | None = None, theta_dot_scale: float | None = None,
+            steps: int = envs.EPISODE_LEN, config: TrainConfig | None = None) -> Rollout:
+    """Deterministic (mean-action) episodes from random start states, each from h = 0.
+
+    Args:
+      params: one agent's parameters (leaves unbatched; vmap this function for a stack).
+      obs: "fo", "po", or an input mask [I] (`envs.obs_mask`), which may be a traced
+        array so FO and PO agents can be vmapped together.
+      key: PRNG key; the same key gives the same start states and the same episodes.
+      n_episodes: E, the number of episodes.
+      encoding: "cos_sin" or "angle"; default `config.encoding`, else "cos_sin".
+      theta_dot_scale: input scale s of θ̇; default `config.theta_dot_scale`, else 0.125.
+      steps: T ≤ `envs.EPISODE_LEN` (200) steps per episode.
+      config: a `TrainConfig` to take `encoding` and `theta_dot_scale` from.
+    Returns:
+      `Rollout` with arrays [E, T, ...] (`jax.Array`s; under vmap, leading batch axes).
+    """
+    if encoding is None:
+        encoding = config.encoding if config is not None else "cos_sin"
+    if theta_dot_scale is None:
+        theta_dot_scale = config.theta_dot_scale if config is not None else 0.125
+    if not isinstance(steps, int) or not 0 < steps <= envs.EPISODE_LEN:
+        # Past EPISODE_LEN gymnax would auto-reset the state while h carries on.
+        raise ConfigError(f"steps must be an integer in [1, {envs.EPISODE_LEN}], got {steps!r}")
+    if not isinstance(n_episodes, int) or n_episodes <= 0:
+        raise ConfigError(f"n_episodes must be a positive integer, got {n_episodes!r}")
+    mask = _mask(obs, encoding)
+    return _rollout(params, mask, key, jnp.asarray(theta_dot_scale, jnp.float32),
+                    n_episodes=n_episodes, steps=steps, encoding=encoding)
+
+
+@partial(jax.jit, static_argnames=("n_episodes", "steps", "encoding"))
+def _rollout(params, mask, key, theta_dot_scale, *, n_episodes, steps, encoding) -> Rollout:
+    hidden = networks.hidden_size(params)
+    dtype = params["rnn"]["W_h"].dtype
+
+    def episode(key):
+        k_reset, k_steps = jax.random.split(key)
+        raw, state = envs.reset(k_reset)
+
+        def body(carry, inp):
+            h, raw, state = carry
+            k, t = inp
+            x = envs.observe(raw, mask, encoding, theta_dot_scale)
+            h, mean, _, _ = networks.step(params, h, x, t == 0)
+            torque = jnp.clip(mean, -envs.MAX_TORQUE, envs.MAX_TORQUE)
+            res = envs.step(k, state, torque)
+            out = Rollout(theta=envs.wrap_angle(state.theta), theta_dot=state.theta_dot,
+                          x=x, h=h, action=mean, torque=torque, reward=res.reward)
+            return (h, res.obs, res.state), out
+
+        h0 = jnp.zeros((hidden,), dtype)
+        inputs = (jax.random.split(k_steps, steps), jnp.arange(steps))
+        _, out = jax.lax.scan(body, (h0, raw, state), inputs)
+        return out
+
+    return jax.vmap(episode)(jax.random.split(key, n_episodes))

@@ -1,0 +1,104 @@
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import jax
+import numpy as np
+import pytest
+
+import rnnctl
+from rnnctl.config import TrainConfig
+from rnnctl.runs import FORMAT_VERSION, RunError, load_run, read_npz, save_run, write_npz
+
+
+def _fake_run(tmp_path, A=2, U=3):
+    rng = np.random.default_rng(0)
+    params = {"rnn": {"W_h": rng.normal(size=(A, U + 1, 4, 4)).astype(np.float32),
+                      "b": rng.normal(size=(A, U + 1, 4)).astype(np.float32)},
+              "actor": {"log_std": rng.normal(size=(A, U + 1, 1)).astype(np.float32)}}
+    metrics = {"eval_return": rng.normal(size=(A, U + 1)),
+               "policy_loss": np.where(np.arange(U + 1) == 0, np.nan, 1.0) * np.ones((A, 1))}
+    agents = [{"seed": 0, "obs": "fo"}, {"seed": 0, "obs": "po"}][:A]
+    config = TrainConfig(n_updates=U, hidden=4)
+    save_run(tmp_path / "run", config, agents, params, metrics)
+    return tmp_path / "run", config, agents, params, metrics
+
+
+def test_save_load_round_trip(tmp_path):
+    path, config, agents, params, metrics = _fake_run(tmp_path)
+    run = rnnctl.load_run(path)
+    assert run.config == config
+    assert run.agents == agents
+    for k, v in metrics.items():
+        np.testing.assert_array_equal(run.metrics[k], v)
+    p = run.params(1, 2)
+    np.testing.assert_array_equal(p["rnn"]["W_h"], params["rnn"]["W_h"][1, 2])
+    np.testing.assert_array_equal(run.params(0)["actor"]["log_std"],
+                                  params["actor"]["log_std"][0, -1])
+    stacked = run.stacked_params()
+    assert jax.tree.structure(stacked) == jax.tree.structure(params)
+    assert run.agent_index(0, "po") == 1
+    with pytest.raises(IndexError, match="out of range"):
+        run.params(0, 4)
+    # no temporary files are left behind
+    assert sorted(os.listdir(path)) == ["checkpoints.npz", "config.json", "metrics.npz"]
+
+
+def test_missing_run_dir_and_missing_file(tmp_path):
+    with pytest.raises(RunError, match="does not exist"):
+        load_run(tmp_path / "nope")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RunError, match="not a run directory"):
+        load_run(tmp_path / "empty")
+    path, *_ = _fake_run(tmp_path)
+    (path / "metrics.npz").unlink()
+    with pytest.raises(RunError, match=r"metrics.npz: file is missing"):
+        load_run(path)
+
+
+def test_truncated_checkpoint_gives_one_line_error(tmp_path):
+    path, *_ = _fake_run(tmp_path)
+    data = (path / "checkpoints.npz").read_bytes()
+    (path / "checkpoints.npz").write_bytes(data[: len(data) // 2])
+    run = load_run(path)                      # checkpoints load lazily...
+    with pytest.raises(RunError) as err:
+        run.params(0, 0)                      # ...and fail clearly when first read
+    msg = str(err.value)
+    assert "checkpoints.npz" in msg and "truncated or corrupt" in msg and "\n" not in msg
+
+
+def test_truncated_config_and_other_format_version(tmp_path):
+    path, *_ = _fake_run(tmp_path)
+    text = (path / "config.json").read_text()
+    (path / "config.json").write_text(text[: len(text) // 2])
+    with pytest.raises(RunError, match=r"config.json: not valid JSON"):
+        load_run(path)
+    meta = json.loads(text)
+    meta["format_version"] = FORMAT_VERSION + 1
+    (path / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(RunError, match=rf"config.json: format version {FORMAT_VERSION + 1}"):
+        load_run(path)
+
+
+def test_npz_from_another_version_is_refused(tmp_path):
+    f = tmp_path / "m.npz"
+    np.savez(f, a=np.ones(3), __format_version__=np.asarray(FORMAT_VERSION + 1))
+    with pytest.raises(RunError, match="m.npz: format version"):
+        read_npz(f)
+    np.savez(f, a=np.ones(3))
+    with pytest.raises(RunError, match="no format version"):
+        read_npz(f)
+    write_npz(f, {"a": np.arange(3)})
+    np.testing.assert_array_equal(read_npz(f)["a"], np.arange(3))
+
+
+def test_no_pickle_on_disk(tmp_path):
+    path, *_ = _fake_run(tmp_path)
+    for name in ("checkpoints.npz", "metrics.npz"):
+        with zipfile.ZipFile(path / name) as z:
+            for member in z.namelist():
+                header = z.read(member)[:10]
+                assert header.startswith(b"\x93NUMPY"), member
+        np.load(path / name, allow_pickle=False)   # would raise on object arrays
