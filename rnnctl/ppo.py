@@ -227,26 +227,31 @@ def make_train(config: TrainConfig) -> Trainer:
         def body(env: EnvCarry, k):
             k_act, k_env = jax.random.split(k)
             x = observe(env.obs, mask)
-            h, mean, log_std, v = networks.step(params, env.h, x, env.start)
+            h = networks.cell(params, networks.reset_hidden(env.h, env.start), x)
+            mean, log_std = networks.policy(params, h)
             dist = networks.distribution(mean, log_std)
             action = dist.sample(seed=k_act)
             log_prob = dist.log_prob(action)
             res = jax.vmap(envs.step)(jax.random.split(k_env, E), env.env_state, action)
-            # Critic value of the observation the episode ended on (gymnax already reset).
-            h_final = networks.cell(params, h, observe(res.final_obs, mask))
-            v_boot = networks.value(params, h_final)
             ep_ret = env.episode_return + res.reward
             done = jnp.logical_or(res.terminated, res.truncated)
             tr = Transition(x=x, start=env.start, h_in=env.h, action=action,
-                            log_prob=log_prob, value=v, reward=res.reward,
+                            log_prob=log_prob, value=jnp.zeros_like(log_prob),
+                            reward=res.reward,
                             terminated=res.terminated, truncated=res.truncated,
-                            bootstrap_value=v_boot,
+                            bootstrap_value=jnp.zeros_like(log_prob),
                             episode_return=jnp.where(done, ep_ret, 0.0))
             env = EnvCarry(env_state=res.state, obs=res.obs, start=done, h=h,
                            episode_return=jnp.where(done, 0.0, ep_ret))
-            return env, tr
+            return env, (tr, h, res.final_obs)
 
-        env, traj = jax.lax.scan(body, state.env, jax.random.split(key, T))
+        env, (traj, hs, final_obs) = jax.lax.scan(body, state.env, jax.random.split(key, T))
+        # Critic value of the observation each episode ended on (gymnax has already reset
+        # the environment): V(F(h_t, x_final)). Computed for all steps at once after the
+        # scan; GAE reads it only where the step was truncated.
+        # Values are not needed to act, so they too are read after the scan, batched.
+        v_boot = networks.value(params, networks.cell(params, hs, observe(final_obs, mask)))
+        traj = traj.replace(value=networks.value(params, hs), bootstrap_value=v_boot)
         # V of the state after the last step, for the bootstrap at the rollout's end.
         _, _, _, last_v = networks.step(params, env.h, observe(env.obs, mask), env.start)
         return env, traj, last_v
@@ -255,12 +260,14 @@ def make_train(config: TrainConfig) -> Trainer:
     def loss_fn(params, hyper, seqs: Transition, h0, adv, targets):
         def body(h, inp):
             x, start = inp
-            h, mean, log_std, v = networks.step(params, h, x, start)
-            return h, (mean, v)
+            h = networks.cell(params, networks.reset_hidden(h, start), x)
+            return h, h
 
+        # Only the recurrence is sequential: scan the cell, then read both heads for all
+        # [L, B] states in one batched matmul (same maths, far fewer tiny sequential ops).
         # seqs leaves: [L, B, ...]; h0 [B, H]
-        _, (mean, v) = jax.lax.scan(body, h0, (seqs.x, seqs.start))
-        log_std = params["actor"]["log_std"][0]
+        _, hs = jax.lax.scan(body, h0, (seqs.x, seqs.start))
+        mean, log_std, v = networks.heads(params, hs)
         dist = networks.distribution(mean, log_std)
         log_prob = dist.log_prob(seqs.action)
         log_ratio = log_prob - seqs.log_prob
