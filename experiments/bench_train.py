@@ -1,0 +1,180 @@
+"""Training throughput: the default 10-agent sweep vs. agent-by-agent vs. sb3 RecurrentPPO.
+
+    python -m experiments.bench_train [--out runs/bench/bench_train.json] [--sb3-updates 3]
+
+Everything is measured in this one process, so compare the ratios, not the absolute
+numbers across machines. Prints a table and writes JSON. The sb3-contrib row needs the
+optional extra: `pip install -e ".[bench]"`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import rnnctl  # noqa: F401  (safe XLA flags before jax starts)
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rnnctl import ppo
+from rnnctl.config import TrainConfig
+from rnnctl.experiment import _inputs, make_agents, train_agents
+
+
+def _time(f, *args, repeat=1):
+    out = jax.block_until_ready(f(*args))
+    t0 = time.perf_counter()
+    for _ in range(repeat):
+        out = jax.block_until_ready(f(*args))
+    return (time.perf_counter() - t0) / repeat, out
+
+
+def whole_process_seconds(seeds: int) -> float:
+    """Wall time of `python -m experiments.sweep --seeds N --no-analysis` (a fresh process)."""
+    out = Path("runs/bench/_sweep")
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "experiments.sweep", "--seeds", str(seeds),
+                    "--no-analysis", "--quiet", "--out", str(out)], check=True,
+                   stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def agent_by_agent(config: TrainConfig, agents: list[dict]) -> dict:
+    """The same trainer called once per agent in a Python loop (compiled once for A=1)."""
+    trainer = ppo.make_train(config)
+    inputs = [_inputs(config, [a]) for a in agents]
+    t0 = time.perf_counter()
+    compiled = trainer.train.lower(*inputs[0]).compile()
+    compile_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for inp in inputs:
+        jax.block_until_ready(compiled(*inp))
+    return {"compile_s": compile_s, "train_s": time.perf_counter() - t0}
+
+
+def stage_profile(config: TrainConfig, agents: list[dict]) -> dict:
+    """Seconds per update spent in the rollout and the evaluation; the rest is PPO epochs."""
+    trainer = ppo.make_train(config)
+    state = trainer.init(*_inputs(config, agents))
+    rollout_s, _ = _time(trainer.collect, state, repeat=5)
+    eval_s, _ = _time(trainer.evaluate, state, repeat=5)
+    update_s, _ = _time(lambda s: trainer.run(s, 1), state, repeat=5)
+    return {"rollout_s_per_update": rollout_s, "eval_s_per_update": eval_s,
+            "update_s_per_update": update_s,
+            "ppo_epochs_s_per_update": max(update_s - rollout_s - eval_s, 0.0)}
+
+
+def flop_floor(config: TrainConfig, n_agents: int) -> dict:
+    """Arithmetic per env step and the seconds it needs at this CPU's 64-wide matmul rate."""
+    H, M, I = config.hidden, config.head_hidden, 3
+    cell = 2 * (H * H + H * I)
+    heads = 2 * 2 * (H * M + M)                  # policy and value MLPs
+    fwd = cell + heads
+    # rollout: cell + policy per step, value/bootstrap batched (≈ one more fwd);
+    # training: per epoch forward + backward (≈ 3× forward)
+    per_step = 2 * fwd + config.n_epochs * 3 * fwd
+    total = per_step * n_agents * config.n_updates * config.steps_per_update
+    a = jax.random.normal(jax.random.key(0), (256 * n_agents, H))
+    w = jax.random.normal(jax.random.key(1), (H, H))
+    f = jax.jit(lambda a, w: jax.lax.fori_loop(0, 200, lambda i, x: jnp.tanh(x @ w), a))
+    sec, _ = _time(f, a, w, repeat=3)
+    rate = 200 * 2 * a.shape[0] * H * H / sec
+    return {"flop_per_env_step": per_step, "total_gflop": total / 1e9,
+            "matmul_gflops": rate / 1e9, "floor_s": total / rate}
+
+
+def sb3_recurrent_ppo(n_updates: int) -> dict | None:
+    """sb3-contrib RecurrentPPO (MlpLstmPolicy, 64-unit LSTM, n_steps 1024) on Pendulum-v1."""
+    try:
+        import gymnasium as gym
+        import torch
+        from sb3_contrib import RecurrentPPO
+    except ImportError:
+        return None
+    torch.set_num_threads(os.cpu_count() or 1)
+    env = gym.make("Pendulum-v1")
+    model = RecurrentPPO("MlpLstmPolicy", env, n_steps=1024, batch_size=128, n_epochs=10,
+                         policy_kwargs={"lstm_hidden_size": 64, "net_arch": [64]},
+                         verbose=0, seed=0, device="cpu")
+    model.learn(1024)                                # warm-up: first update
+    t0 = time.perf_counter()
+    model.learn(1024 * n_updates, reset_num_timesteps=False)
+    sec = time.perf_counter() - t0
+    import sb3_contrib
+    return {"version": sb3_contrib.__version__, "updates": n_updates,
+            "env_steps": 1024 * n_updates, "train_s": sec,
+            "env_steps_per_s": 1024 * n_updates / sec}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m experiments.bench_train",
+                                description=__doc__.split("\n\n")[0])
+    p.add_argument("--seeds", type=int, default=5, help="seeds × {FO, PO} (default: 5)")
+    p.add_argument("--sb3-updates", type=int, default=3,
+                   help="RecurrentPPO updates to time (default: 3)")
+    p.add_argument("--out", type=Path, default=Path("runs/bench/bench_train.json"))
+    p.add_argument("--skip-process", action="store_true",
+                   help="skip timing the whole `experiments.sweep` process")
+    args = p.parse_args(argv)
+
+    config = TrainConfig()
+    agents = make_agents(range(args.seeds))
+    A = len(agents)
+    res: dict = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                             "jax": jax.__version__, "device": str(jax.devices()[0])},
+                 "config": config.to_dict(), "n_agents": A}
+    r = train_agents(config, agents, progress=False)
+    steps = r.env_steps
+    res["vmapped"] = {"compile_s": r.compile_s, "train_s": r.train_s, "env_steps": steps,
+                      "env_steps_per_s": steps / r.train_s,
+                      "final_eval_return_fo": float(np.mean(r.metrics["eval_return"][0::2, -1])),
+                      "final_eval_return_po": float(np.mean(r.metrics["eval_return"][1::2, -1]))}
+    loop = agent_by_agent(config, agents)
+    loop["env_steps_per_s"] = steps / loop["train_s"]
+    res["agent_by_agent"] = loop
+    res["profile"] = stage_profile(config, agents)
+    res["floor"] = flop_floor(config, A)
+    if not args.skip_process:
+        res["whole_process_s"] = whole_process_seconds(args.seeds)
+    res["sb3_recurrent_ppo"] = sb3_recurrent_ppo(args.sb3_updates)
+
+    v, l, sb = res["vmapped"], res["agent_by_agent"], res["sb3_recurrent_ppo"]
+    rows = [("rnnctl, vmapped (one program)", v["compile_s"], v["train_s"], v["env_steps_per_s"]),
+            ("rnnctl, agent by agent", l["compile_s"], l["train_s"], l["env_steps_per_s"])]
+    if sb:
+        rows.append((f"sb3-contrib RecurrentPPO {sb['version']} ({sb['updates']} updates)",
+                     float("nan"), sb["train_s"], sb["env_steps_per_s"]))
+    print(f"\n{A} agents × {config.n_updates} updates × {config.steps_per_update} steps "
+          f"on {res['machine']['device']} ({os.cpu_count()} CPUs)")
+    print(f"{'trainer':<46}{'compile s':>10}{'train s':>10}{'steps/s':>12}{'ratio':>9}")
+    for name, c, t, s in rows:
+        print(f"{name:<46}{c:>10.1f}{t:>10.1f}{s:>12,.0f}{s / v['env_steps_per_s']:>9.3f}")
+    res["ratios"] = {"vmapped_over_loop": v["env_steps_per_s"] / l["env_steps_per_s"]}
+    if sb:
+        res["ratios"]["vmapped_over_sb3"] = v["env_steps_per_s"] / sb["env_steps_per_s"]
+        print(f"vmapped / RecurrentPPO: {res['ratios']['vmapped_over_sb3']:,.0f}×")
+    print(f"vmapped / agent-by-agent: {res['ratios']['vmapped_over_loop']:.2f}×")
+    if "whole_process_s" in res:
+        print(f"whole `experiments.sweep --seeds {args.seeds} --no-analysis` process: "
+              f"{res['whole_process_s']:.1f} s")
+    pr, fl = res["profile"], res["floor"]
+    U = config.n_updates
+    print(f"profile per run: rollout {pr['rollout_s_per_update'] * U:.1f} s, evaluation "
+          f"{pr['eval_s_per_update'] * U:.1f} s, PPO epochs {pr['ppo_epochs_s_per_update'] * U:.1f} s")
+    print(f"arithmetic floor: {fl['total_gflop']:.0f} GFLOP at {fl['matmul_gflops']:.0f} GFLOP/s "
+          f"(64-wide matmuls here) = {fl['floor_s']:.1f} s; training took "
+          f"{v['train_s'] / fl['floor_s']:.1f}× the floor")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(res, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
