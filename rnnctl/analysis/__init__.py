@@ -1,0 +1,54 @@
+"""What a notebook imports: `from rnnctl import analysis`.
+
+Every quantity is defined in SCIENCE.md §5. Functions are pure, take batch-first arrays and
+return `flax.struct` dataclasses with documented shapes, so each works on one agent at one
+checkpoint and under `jax.vmap` over checkpoints and agents:
+
+    from rnnctl import analysis
+    roll = jax.vmap(lambda p: analysis.rollout(p, obs="po", key=key))(params)    # [C, E, T]
+    fps = jax.vmap(lambda p, h0: analysis.find_fixed_points(
+        analysis.rnn_cell(p), x_star, h0))(params, init_states)                  # [C, K]
+    tau = jax.vmap(analysis.integration_timescales)(params, roll.h)               # [C, ...]
+
+Paper figure ↔ module: rollouts (all figures) `rnnctl.rollout`; Fig 1b `policy`;
+Fig 1c `geometry`, `fixed_points`; Fig 1d `dynamics`; Fig 1e `linearize`.
+
+Importing this package loads jax, optax and flax only; `rollout` (which needs the
+environment, gymnax) loads on first use.
+"""
+from rnnctl.analysis.dynamics import (FixedPointTrack, Regression, circular_mean,
+                                      fixed_point_theta, reward_to_go_regression,
+                                      track_fixed_points)
+from rnnctl.analysis.fixed_points import (FixedPoints, find_fixed_points, rnn_cell,
+                                          sample_initial_states, sort_eigvals, speed)
+from rnnctl.analysis.geometry import PCA, pca, ring_score, theta_bin_means
+from rnnctl.analysis.linearize import (Timescales, integration_timescales, mean_ci,
+                                       recurrent_jacobians, timescales)
+from rnnctl.analysis.policy import PolicyMap, policy_map, sharpness
+
+__all__ = [
+    # rollouts (rnnctl.rollout, loaded lazily)
+    "Rollout", "rollout", "goal_input",
+    # fixed points
+    "FixedPoints", "find_fixed_points", "rnn_cell", "sample_initial_states", "speed",
+    "sort_eigvals",
+    # linearisation and timescales
+    "timescales", "integration_timescales", "Timescales", "recurrent_jacobians", "mean_ci",
+    # geometry
+    "PCA", "pca", "ring_score", "theta_bin_means",
+    # policy
+    "PolicyMap", "policy_map", "sharpness",
+    # dynamics over training
+    "fixed_point_theta", "circular_mean", "track_fixed_points", "FixedPointTrack",
+    "reward_to_go_regression", "Regression",
+]
+
+_LAZY = {"Rollout", "rollout", "goal_input"}
+
+
+def __getattr__(name):
+    # The rollout needs gymnax (~1.5 s to import); load it only when asked for.
+    if name in _LAZY:
+        from rnnctl import rollout as _rollout_module
+        return getattr(_rollout_module, name)
+    raise AttributeError(f"module 'rnnctl.analysis' has no attribute {name!r}")
