@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import os
 import sys
 from pathlib import Path
 
@@ -89,6 +90,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: sweep-<date>-<time>)")
     p.add_argument("--no-analysis", action="store_true",
                    help="train and save only; skip the analysis stage")
+    p.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
+                   help="continue an interrupted sweep from its last saved chunk (its "
+                        "config is read from RUN_DIR; flags given must agree with it)")
+    p.add_argument("--chunk", type=_positive_int, default=10,
+                   help="updates per compiled call; the run directory holds a resumable "
+                        "state after each chunk (default: 10)")
+    p.add_argument("--devices", type=_positive_int, default=1,
+                   help="shard the agents over this many of jax.devices() (default: 1; "
+                        "agents need not divide evenly)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -141,25 +151,78 @@ def summary_table(agents, metrics, config) -> str:
     return "\n".join(lines)
 
 
+_TRAINING_FLAGS = ("--seeds", "--obs", "--updates", "--steps-per-update", "--envs",
+                   "--encoding", *(f"--{n.replace('_', '-')}" for n in SWEPT_FIELDS))
+
+
+def _fail(message: str) -> int:
+    print(f"python -m experiments.sweep: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _resume_target(args, argv):
+    """Config and agents of the run to resume; flags given explicitly must agree."""
+    from rnnctl.runs import RunError, config_diff, read_run_meta
+    meta = read_run_meta(args.resume, allow_incomplete=True)
+    saved = TrainConfig.from_dict(meta["config"])
+    given = [f for f in _TRAINING_FLAGS
+             if any(a == f or a.startswith(f + "=") for a in (argv or sys.argv[1:]))]
+    if given:
+        diff = config_diff(meta["config"], args.config.to_dict())
+        if diff or (args.sweep and meta["agents"] != _agents(args)):
+            raise RunError(f"--resume: {args.resume} was made with a different config "
+                           f"({diff or 'agents differ'}); drop the flags to use its own")
+    return saved, meta["agents"]
+
+
+def _agents(args):
+    from rnnctl.experiment import make_agents
+    return make_agents(range(args.seeds), args.obs, args.sweep)
+
+
+def _host_devices(n: int) -> None:
+    """Ask XLA for n CPU devices (before jax starts) unless the user set a count."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if n > 1 and "xla_force_host_platform_device_count" not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from rnnctl.experiment import make_agents, train_to_dir
-    config = args.config
+    _host_devices(args.devices)
+    from rnnctl.experiment import Interrupted, train_to_dir
+    from rnnctl.runs import RunError
     try:
-        agents = make_agents(range(args.seeds), args.obs, args.sweep)
-    except ConfigError as e:
-        print(f"python -m experiments.sweep: error: {e}", file=sys.stderr)
-        return 2
-    out = args.out or Path("runs") / (args.name or
-                                      _dt.datetime.now().strftime("sweep-%Y%m%d-%H%M%S"))
-    print(f"Training {len(agents)} agents ({args.seeds} seeds × {','.join(args.obs)}"
-          f"{' × ' + str(len(agents) // (args.seeds * len(args.obs))) + ' hyperparameter sets' if args.sweep else ''}), "
-          f"{config.n_updates} updates × {config.steps_per_update} steps, into {out}",
-          flush=True)
-    path, result = train_to_dir(config, agents, out, progress=not args.quiet)
-    rate = result.env_steps / result.train_s
+        if args.resume is not None:
+            config, agents = _resume_target(args, argv)
+            out = args.resume
+        else:
+            config, agents = args.config, _agents(args)
+            out = args.out or Path("runs") / (
+                args.name or _dt.datetime.now().strftime("sweep-%Y%m%d-%H%M%S"))
+        n_settings = len({a["obs"] for a in agents})
+        n_seeds = len({a["seed"] for a in agents})
+        n_hyper = len(agents) // (n_seeds * n_settings)
+        print(f"{'Resuming' if args.resume else 'Training'} {len(agents)} agents "
+              f"({n_seeds} seeds × {n_settings} settings"
+              f"{f' × {n_hyper} hyperparameter sets' if n_hyper > 1 else ''}), "
+              f"{config.n_updates} updates × {config.steps_per_update} steps, "
+              f"on {args.devices} device(s), into {out}", flush=True)
+        path, result = train_to_dir(config, agents, out, progress=not args.quiet,
+                                    chunk=args.chunk, devices=args.devices,
+                                    resume=args.resume is not None)
+    except (ConfigError, RunError) as e:
+        return _fail(str(e))
+    except Interrupted as e:
+        print(f"\n{e}", file=sys.stderr)
+        return 130
+    rate = result.env_steps / result.train_s if result.train_s else float("nan")
     print(f"compile {result.compile_s:.1f}s, train {result.train_s:.1f}s, "
           f"{result.env_steps:,} env steps ({rate:,.0f} steps/s)")
+    for d in result.diverged:
+        print(f"WARNING: agent {d['agent']} (seed {d['seed']}, {d['obs'].upper()}"
+              f"{', ' + str(d['hyper']) if 'hyper' in d else ''}) diverged (NaN/inf) at "
+              f"update {d['update']}; its parameters were frozen at update {d['update'] - 1}")
     print(summary_table(agents, result.metrics, config))
     print(f"saved {path}")
     if not args.no_analysis:

@@ -83,13 +83,24 @@ class ProgressBar:
 
 @dataclass
 class TrainResult:
-    """Arrays from one training call (NumPy) and timings."""
+    """Arrays from one training call (NumPy), timings, and diverged agents."""
 
     params: dict                    # leaves [A, U+1, ...]
     metrics: dict[str, np.ndarray]  # [A, U+1]
     compile_s: float
     train_s: float
     env_steps: int
+    diverged: list[dict]            # [{"agent", "seed", "obs", "update"}] (empty if none)
+    devices: int = 1
+
+
+class Interrupted(Exception):
+    """Training stopped on Ctrl-C after saving every completed chunk."""
+
+    def __init__(self, path: Path, updates_done: int, n_updates: int):
+        self.path, self.updates_done, self.n_updates = path, updates_done, n_updates
+        super().__init__(f"interrupted after update {updates_done}/{n_updates}; saved in "
+                         f"{path}; resume with: python -m experiments.sweep --resume {path}")
 
 
 def _inputs(config: TrainConfig, agents: list[dict]):
@@ -102,37 +113,256 @@ def _inputs(config: TrainConfig, agents: list[dict]):
     return keys, masks, hypers
 
 
-def train_agents(config: TrainConfig, agents: list[dict], progress: bool = True
-                 ) -> TrainResult:
-    """Train all agents in one compiled program and return NumPy arrays and timings."""
+def diverged_agents(agents: list[dict], metrics: dict[str, np.ndarray]) -> list[dict]:
+    """Agents whose training hit NaN/inf: seed, setting and first bad update."""
+    out = []
+    for i, flags in enumerate(metrics["diverged"]):
+        bad = np.flatnonzero(flags > 0)
+        if bad.size:
+            out.append({"agent": i, "seed": agents[i]["seed"], "obs": agents[i]["obs"],
+                        **({"hyper": agents[i]["hyper"]} if "hyper" in agents[i] else {}),
+                        "update": int(bad[0])})
+    return out
+
+
+class _Sharder:
+    """A 1-D device mesh for the agent axis; pads A to a multiple of the device count
+    with copies of the last agent (their results are dropped)."""
+
+    def __init__(self, n_agents: int, n_devices: int):
+        import jax
+        from jax.sharding import Mesh
+        available = jax.devices()
+        if not 1 <= n_devices <= len(available):
+            raise ConfigError(
+                f"devices must be between 1 and {len(available)} (the {available[0].platform} "
+                f"devices jax sees), got {n_devices}; on a CPU, XLA_FLAGS="
+                f"--xla_force_host_platform_device_count={n_devices} makes more")
+        self.n_agents, self.n_devices = n_agents, n_devices
+        self.padded = -(-n_agents // n_devices) * n_devices
+        self.mesh = Mesh(np.array(available[:n_devices]), ("agents",))
+
+    def pad(self, tree):
+        import jax
+        import jax.numpy as jnp
+        extra = self.padded - self.n_agents
+
+        def pad_leaf(a):
+            if extra:
+                a = jnp.concatenate([a, jnp.repeat(a[-1:], extra, axis=0)], axis=0)
+            return a
+
+        return jax.tree.map(pad_leaf, tree)
+
+    def unpad(self, tree):
+        import jax
+        return jax.tree.map(lambda a: a[: self.n_agents], tree)
+
+
+# ----------------------------------------------------------------------------- state I/O
+
+def _state_to_arrays(state) -> dict[str, np.ndarray]:
+    import jax
+    arrays = {}
+    for i, leaf in enumerate(jax.tree.leaves(state)):
+        if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            leaf = jax.random.key_data(leaf)
+        arrays[f"state/{i:04d}"] = np.asarray(leaf)
+    return arrays
+
+
+def _state_from_arrays(template, arrays: dict[str, np.ndarray], where: str):
+    """Rebuild an AgentState from saved leaves, checking each against `template`."""
+    import jax
+    import jax.numpy as jnp
+    from rnnctl.runs import RunError
+    leaves, treedef = jax.tree.flatten(template)
+    out = []
+    for i, t in enumerate(leaves):
+        name = f"state/{i:04d}"
+        if name not in arrays:
+            raise RunError(f"{where}: resume state is missing {name}")
+        a = arrays[name]
+        if jax.dtypes.issubdtype(t.dtype, jax.dtypes.prng_key):
+            out.append(jax.random.wrap_key_data(jnp.asarray(a)))
+            continue
+        if a.shape != t.shape or a.dtype != t.dtype:
+            raise RunError(f"{where}: resume state {name} is {a.dtype}{list(a.shape)}, "
+                           f"expected {t.dtype}{list(t.shape)}")
+        out.append(jnp.asarray(a))
+    n_saved = sum(k.startswith("state/") for k in arrays)
+    if n_saved != len(leaves):
+        raise RunError(f"{where}: resume state has {n_saved} leaves, expected {len(leaves)}")
+    return jax.tree.unflatten(treedef, out)
+
+
+# ----------------------------------------------------------------------------- training
+
+def train_agents(config: TrainConfig, agents: list[dict], progress: bool = True,
+                 devices: int = 1) -> TrainResult:
+    """Train all agents in one compiled program (no files). Returns NumPy arrays."""
     import jax
     from rnnctl import ppo
-    trainer = ppo.make_train(config)
-    inputs = _inputs(config, agents)
+    config.validate()
+    sharder = _Sharder(len(agents), devices)
+    trainer = ppo.make_train(config, sharder.mesh if devices > 1 else None)
+    state = trainer.place(trainer.init(*sharder.pad(_inputs(config, agents))))
     t0 = time.perf_counter()
-    compiled = trainer.train.lower(*inputs).compile()
+    compiled = trainer.train_from.lower(state).compile()
     compile_s = time.perf_counter() - t0
     ppo.set_progress_hook(ProgressBar(config.n_updates) if progress else None)
     try:
         t0 = time.perf_counter()
-        out = jax.block_until_ready(compiled(*inputs))
+        out = jax.block_until_ready(compiled(state))
         train_s = time.perf_counter() - t0
     finally:
         ppo.set_progress_hook(None)
-    params = jax.tree.map(np.asarray, out.params)
-    metrics = {k: np.asarray(v) for k, v in vars(out.metrics).items()}
+    params = jax.tree.map(np.asarray, sharder.unpad(out.params))
+    metrics = {k: np.asarray(v) for k, v in vars(sharder.unpad(out.metrics)).items()}
     steps = len(agents) * config.n_updates * config.steps_per_update
     return TrainResult(params=params, metrics=metrics, compile_s=compile_s,
-                       train_s=train_s, env_steps=steps)
+                       train_s=train_s, env_steps=steps,
+                       diverged=diverged_agents(agents, metrics), devices=devices)
 
 
-def train_to_dir(config: TrainConfig, agents: list[dict], out: str | Path,
-                 progress: bool = True) -> tuple[Path, TrainResult]:
-    """Train and write the run directory `out`. Returns (path, result)."""
-    from rnnctl.runs import save_run
-    result = train_agents(config, agents, progress=progress)
-    info = {"timing": {"compile_s": result.compile_s, "train_s": result.train_s,
-                       "env_steps": result.env_steps,
-                       "env_steps_per_s": result.env_steps / result.train_s}}
-    path = save_run(out, config, agents, result.params, result.metrics, info=info)
-    return path, result
+def train_to_dir(config: TrainConfig, agents: list[dict], out: str | Path, *,
+                 progress: bool = True, chunk: int = 10, devices: int = 1,
+                 resume: bool = False) -> tuple[Path, TrainResult]:
+    """Train in chunks of updates, saving a resumable state after each, then the run.
+
+    After every chunk `out/partial/chunk_<first update>.npz` holds that chunk's parameters
+    and metrics and the full training state (parameters, optimiser state, environments,
+    PRNG keys), written atomically; a killed run continues from the last one with
+    `resume=True` and ends bitwise identical to an uninterrupted run with the same chunk
+    size. Ctrl-C finishes the running chunk, saves it and raises `Interrupted`.
+
+    Args:
+      config, agents: what to train (`make_agents`).
+      out: run directory; must not hold a run unless `resume`.
+      chunk: updates per compiled call between saves.
+      devices: shard the agent axis over this many of `jax.devices()`.
+      resume: continue the interrupted run in `out` (its config and agents must match).
+    Returns:
+      (path, TrainResult).
+    """
+    import signal
+    import jax
+    import jax.numpy as jnp
+    from rnnctl import ppo, runs
+
+    config.validate()
+    if not isinstance(chunk, int) or chunk <= 0:
+        raise ConfigError(f"chunk must be a positive integer, got {chunk!r}")
+    out = Path(out)
+    sharder = _Sharder(len(agents), devices)        # checks `devices` before any write
+    partial = out / "partial"
+    meta_path = out / runs.CONFIG_FILE
+    if resume:
+        saved = runs.read_run_meta(out, allow_incomplete=True)
+        if saved.get("status") == "complete":
+            raise runs.RunError(f"{out}: run is already complete; nothing to resume")
+        diff = runs.config_diff(saved["config"], config.to_dict())
+        if diff:
+            raise runs.RunError(f"{out}: was made with a different config ({diff})")
+        if saved["agents"] != agents:
+            raise runs.RunError(f"{out}: was made with different agents (seeds, obs or "
+                                "swept hyperparameters)")
+    elif meta_path.exists():
+        raise runs.RunError(f"{out}: already holds a run; choose another --out or --resume it")
+    else:
+        runs.write_run_meta(out, config, agents, status="training")
+
+    trainer = ppo.make_train(config, sharder.mesh if devices > 1 else None)
+    inputs = sharder.pad(_inputs(config, agents))
+    compile_s = 0.0
+
+    def save_chunk(first: int, state, params, metrics):
+        arrays = {f"params/{k}": v for k, v in
+                  runs.flatten_params(jax.tree.map(np.asarray, sharder.unpad(params))).items()}
+        arrays.update({f"metrics/{k}": np.asarray(v)
+                       for k, v in vars(sharder.unpad(metrics)).items()})
+        arrays.update(_state_to_arrays(sharder.unpad(state)))
+        arrays["updates_done"] = np.asarray(int(state.update[0]))
+        runs.write_npz(partial / f"chunk_{first:05d}.npz", arrays)
+
+    chunk_files = sorted(partial.glob("chunk_*.npz")) if resume else []
+    if chunk_files:
+        last = runs.read_npz(chunk_files[-1])
+        template = jax.eval_shape(trainer.init, *_inputs(config, agents))
+        state = sharder.pad(_state_from_arrays(template, last, str(chunk_files[-1])))
+        state = trainer.place(state)
+        done = int(last["updates_done"])
+    else:
+        state = trainer.place(trainer.init(*inputs))
+        t0 = time.perf_counter()
+        start = trainer.start.lower(state).compile()
+        compile_s += time.perf_counter() - t0
+        state, p0, m0 = start(state)
+        save_chunk(0, state, p0, m0)
+        done = 0
+
+    interrupted = []
+    def on_sigint(signum, frame):
+        if interrupted:                      # a second Ctrl-C stops at once
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        interrupted.append(True)
+        sys.stderr.write("\nCtrl-C: finishing the current chunk, then saving "
+                         "(Ctrl-C again to abort now)\n")
+    previous = (signal.signal(signal.SIGINT, on_sigint)
+                if threading_is_main() else None)
+    bar = ProgressBar(config.n_updates) if progress else None
+    if bar:
+        bar.last = done
+    ppo.set_progress_hook(bar)
+    train_s = 0.0
+    length = min(chunk, config.n_updates)
+    state = trainer.place(state)           # compile for, and always pass, agent-sharded state
+    try:
+        t0 = time.perf_counter()
+        run = trainer.run.lower(state, length, jnp.int32(length)).compile()
+        compile_s += time.perf_counter() - t0
+        while done < config.n_updates:
+            n = min(length, config.n_updates - done)
+            t0 = time.perf_counter()
+            state, params, metrics = jax.block_until_ready(run(state, jnp.int32(n)))
+            train_s += time.perf_counter() - t0
+            if n < length:
+                params, metrics = jax.tree.map(lambda a: a[:, :n], (params, metrics))
+            save_chunk(done + 1, state, params, metrics)
+            done += n
+            state = trainer.place(state)
+            if interrupted and done < config.n_updates:
+                raise Interrupted(out, done, config.n_updates)
+    finally:
+        ppo.set_progress_hook(None)
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+    # assemble the complete record from the chunks, then drop them
+    files = sorted(partial.glob("chunk_*.npz"))
+    parts = [runs.read_npz(f) for f in files]
+    cat = lambda prefix: {k[len(prefix):]: np.concatenate([p[k] for p in parts], axis=1)
+                          for k in parts[0] if k.startswith(prefix)}
+    params, metrics = runs.unflatten_params(cat("params/")), cat("metrics/")
+    if metrics["eval_return"].shape[1] != config.n_updates + 1:
+        raise runs.RunError(f"{partial}: chunks cover {metrics['eval_return'].shape[1] - 1} "
+                            f"updates, expected {config.n_updates}")
+    steps = len(agents) * config.n_updates * config.steps_per_update
+    result = TrainResult(params=params, metrics=metrics, compile_s=compile_s,
+                         train_s=train_s, env_steps=steps,
+                         diverged=diverged_agents(agents, metrics), devices=devices)
+    info = {"timing": {"compile_s": compile_s, "train_s": train_s, "env_steps": steps,
+                       "env_steps_per_s": steps / train_s if train_s else None,
+                       "devices": devices, "chunk": chunk, "resumed": bool(resume)},
+            "diverged": result.diverged}
+    runs.save_run(out, config, agents, params, metrics, info=info)
+    for f in files:
+        f.unlink()
+    partial.rmdir()
+    return out, result
+
+
+def threading_is_main() -> bool:
+    import threading
+    return threading.current_thread() is threading.main_thread()

@@ -70,6 +70,8 @@ class AgentState:
     update: jax.Array           # [] int32: updates done
     mask: jax.Array             # [I] observation mask (FO/PO)
     hyper: Hyper
+    diverged_at: jax.Array      # [] int32: first update with NaN/inf (-1: none); from then
+                                # on the agent's parameters stay at their last finite value
 
 
 @struct.dataclass
@@ -85,6 +87,8 @@ class Metrics:
     approx_kl: jax.Array
     clip_frac: jax.Array
     grad_norm: jax.Array        # before clipping, mean over minibatches
+    diverged: jax.Array         # 1.0 from the first update whose loss or parameters were
+                                # not finite (the parameters were then kept), else 0.0
 
 
 @struct.dataclass
@@ -164,24 +168,41 @@ class Trainer:
 
     Attributes:
       config: the static configuration.
-      init: (keys [A], masks [A, I], hypers Hyper[A]) -> AgentState[A].
+      init: (keys [A], masks [A, I], hypers Hyper[A]) -> AgentState[A], on one device.
+      place: (state) -> state spread over the mesh's devices (identity without a mesh).
       evaluate: (state) -> eval_return [A] (deterministic episodes of the current params).
-      run: (state, n_updates) -> (state, params [A, n, ...], metrics [A, n]).
-      train: (keys, masks, hypers) -> TrainOutput, everything in one program.
+      start: (state) -> (state, params [A, 1, ...], metrics [A, 1]): the record of
+        update 0 (initial weights and their evaluation).
+      run: (state, n_updates, n_active=None) -> (state, params [A, n, ...], metrics [A, n]);
+        n_updates is static, n_active (≤ n_updates, dynamic) of them update.
+      train_from: (state) -> TrainOutput: start and every update in one program.
+      train: (keys, masks, hypers) -> TrainOutput: `train_from(place(init(...)))`.
       collect: (state) -> (EnvCarry[A], Transition [A, T, E], last_value [A, E]): one
         rollout with the current parameters (what an update trains on; for inspection).
     """
 
     config: TrainConfig
     init: Callable
+    place: Callable
     evaluate: Callable
+    start: Callable
     run: Callable
+    train_from: Callable
     train: Callable
     collect: Callable
 
 
-def make_train(config: TrainConfig) -> Trainer:
-    """Build the pure, jit-compiled training functions for `config` (never mutated)."""
+AGENT_AXIS = "agents"
+
+
+def make_train(config: TrainConfig, mesh: jax.sharding.Mesh | None = None) -> Trainer:
+    """Build the pure, jit-compiled training functions for `config` (never mutated).
+
+    Args:
+      config: static configuration.
+      mesh: optional 1-D mesh with axis "agents"; the agent axis (which must divide
+        evenly over it) is then split over its devices with `jax.shard_map`.
+    """
     config.validate()
     cfg = config
     E, T, L = cfg.n_envs, cfg.rollout_len, cfg.seq_len
@@ -202,7 +223,8 @@ def make_train(config: TrainConfig) -> Trainer:
                        h=jnp.zeros((E, cfg.hidden)), episode_return=jnp.zeros((E,)))
         opt_state = _optimizer(hyper, hyper.lr).init(params)
         return AgentState(params=params, opt_state=opt_state, env=env, key=k_next,
-                          update=jnp.int32(0), mask=mask, hyper=hyper)
+                          update=jnp.int32(0), mask=mask, hyper=hyper,
+                          diverged_at=jnp.int32(-1))
 
     # ---- deterministic evaluation ----------------------------------------------------
     def evaluate_agent(params, mask, key):
@@ -325,15 +347,28 @@ def make_train(config: TrainConfig) -> Trainer:
         (params, opt_state), aux = jax.lax.scan(
             epoch, (state.params, state.opt_state), jax.random.split(k_perm, cfg.n_epochs))
 
+        # A diverging agent (NaN/inf anywhere) is frozen at its last finite parameters and
+        # named by `diverged_at`; agents are independent under vmap, so the others go on.
+        finite = jnp.all(jnp.array([jnp.isfinite(a).all() for a in
+                                    jax.tree.leaves((params, opt_state, aux))]))
+        bad = jnp.logical_or(state.diverged_at >= 0, ~finite)
+        keep_old = lambda new, old: jnp.where(bad, old, new)
+        params = jax.tree.map(keep_old, params, state.params)
+        opt_state = jax.tree.map(keep_old, opt_state, state.opt_state)
+        diverged_at = jnp.where((state.diverged_at < 0) & ~finite, state.update + 1,
+                                state.diverged_at)
+
         n_done = jnp.logical_or(traj.terminated, traj.truncated).sum()
         ep_ret = jnp.where(n_done > 0, traj.episode_return.sum() / jnp.maximum(n_done, 1),
                            jnp.nan)
         eval_ret = (evaluate_agent(params, state.mask, k_eval) if cfg.eval_episodes
                     else jnp.nan)
         metrics = Metrics(episode_return=ep_ret, n_episodes=n_done.astype(jnp.float32),
-                          eval_return=eval_ret, **jax.tree.map(jnp.mean, aux))
+                          eval_return=eval_ret, diverged=bad.astype(jnp.float32),
+                          **jax.tree.map(jnp.mean, aux))
         new_state = AgentState(params=params, opt_state=opt_state, env=env, key=k_next,
-                               update=state.update + 1, mask=state.mask, hyper=hyper)
+                               update=state.update + 1, mask=state.mask, hyper=hyper,
+                               diverged_at=diverged_at)
         return new_state, metrics
 
     # ---- compiled entry points -------------------------------------------------------
@@ -346,32 +381,87 @@ def make_train(config: TrainConfig) -> Trainer:
             return jnp.full(keys.shape, jnp.nan)
         return jax.vmap(evaluate_agent)(state.params, state.mask, keys)
 
-    def run(state: AgentState, n_updates: int):
-        def body(state, _):
+    def run(state: AgentState, n_updates: int, n_active=None):
+        """`n_updates` (static) scan steps, of which the first `n_active` (dynamic) update.
+
+        A chunked driver compiles one chunk length and runs a shorter last chunk by
+        passing a smaller `n_active`: the remaining steps are skipped by a real
+        conditional (the scan over updates lies outside the agents' vmap).
+        """
+        n_active = n_updates if n_active is None else n_active
+        skipped = jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype),
+                               jax.eval_shape(lambda st: v_update(st)[1], state))
+
+        def do(state):
             state, metrics = v_update(state)
             jax.debug.callback(_progress, state.update[0])
             return state, (state.params, metrics)
 
-        state, (params, metrics) = jax.lax.scan(body, state, length=n_updates)
+        def body(state, i):
+            return jax.lax.cond(i < n_active, do, lambda st: (st, (st.params, skipped)), state)
+
+        state, (params, metrics) = jax.lax.scan(body, state, jnp.arange(n_updates))
         to_agent_major = lambda a: jnp.swapaxes(a, 0, 1)
         return state, jax.tree.map(to_agent_major, params), jax.tree.map(to_agent_major, metrics)
 
-    def train(keys, masks, hypers) -> TrainOutput:
-        state = v_init(keys, masks, hypers)
-        params0 = state.params
+    def start(state: AgentState):
+        """Record update 0: (state, params [A, 1, ...], metrics [A, 1])."""
         eval0 = evaluate(state)
-        state, params, metrics = run(state, cfg.n_updates)
         nan = jnp.full_like(eval0, jnp.nan)
         first = Metrics(episode_return=nan, n_episodes=jnp.zeros_like(eval0),
                         eval_return=eval0, policy_loss=nan, value_loss=nan, entropy=nan,
-                        approx_kl=nan, clip_frac=nan, grad_norm=nan)
-        cat = lambda a0, a: jnp.concatenate([a0[:, None], a], axis=1)
+                        approx_kl=nan, clip_frac=nan, grad_norm=nan,
+                        diverged=jnp.zeros_like(eval0))
+        add_axis = lambda a: a[:, None]
+        return state, jax.tree.map(add_axis, state.params), jax.tree.map(add_axis, first)
+
+    def train_from(state: AgentState) -> TrainOutput:
+        state, params0, metrics0 = start(state)
+        state, params, metrics = run(state, cfg.n_updates)
+        cat = lambda a0, a: jnp.concatenate([a0, a], axis=1)
         return TrainOutput(state=state, params=jax.tree.map(cat, params0, params),
-                           metrics=jax.tree.map(cat, first, metrics))
+                           metrics=jax.tree.map(cat, metrics0, metrics))
 
     def collect(state: AgentState):
         return jax.vmap(lambda s: rollout(s, jax.random.split(s.key, 4)[0]))(state)
 
-    return Trainer(config=cfg, init=jax.jit(v_init), evaluate=jax.jit(evaluate),
-                   run=jax.jit(run, static_argnums=1), train=jax.jit(train),
-                   collect=jax.jit(collect))
+    # Past one device, the training entry points run under shard_map over the agent axis:
+    # each device trains its own agents with no collective at all (agents are
+    # independent). Letting the SPMD partitioner place the program instead put an
+    # all-reduce (for the progress callback's scalar) inside the update loop, which
+    # deadlocked XLA's CPU runtime on 2 forced host devices.
+    #
+    # Initialisation is never sharded: its orthogonal initialisers call LAPACK's QR, whose
+    # batched CPU kernel waits on XLA's intra-op thread pool; two devices running it at
+    # once each held a pool thread while waiting for the other (a hang at 0% CPU). So
+    # `init` runs on one device and `place` then spreads the state over the mesh.
+    spec = jax.sharding.PartitionSpec(AGENT_AXIS)
+
+    def sharded(f, in_specs):
+        if mesh is None:
+            return f
+        return jax.shard_map(f, mesh=mesh, in_specs=in_specs, out_specs=spec,
+                             check_vma=False)
+
+    def place(tree):
+        if mesh is None:
+            return tree
+        return jax.device_put(tree, jax.sharding.NamedSharding(mesh, spec))
+
+    def run_entry(state, n_updates, n_active=None):
+        n_active = jnp.int32(n_updates) if n_active is None else n_active
+        rep = jax.sharding.PartitionSpec()
+        return sharded(lambda st, na: run(st, n_updates, na), (spec, rep))(state, n_active)
+
+    init_j = jax.jit(v_init)
+    train_from_j = jax.jit(sharded(train_from, (spec,)))
+
+    def train(keys, masks, hypers) -> TrainOutput:
+        return train_from_j(place(init_j(keys, masks, hypers)))
+
+    return Trainer(config=cfg, init=init_j, place=place,
+                   evaluate=jax.jit(sharded(evaluate, (spec,))),
+                   start=jax.jit(sharded(start, (spec,))),
+                   run=jax.jit(run_entry, static_argnums=1),
+                   train_from=train_from_j, train=train,
+                   collect=jax.jit(sharded(collect, (spec,))))

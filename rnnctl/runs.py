@@ -32,6 +32,7 @@ METRICS_FILE = "metrics.npz"
 _VERSION_KEY = "__format_version__"
 
 __all__ = ["FORMAT_VERSION", "RunError", "Run", "load_run", "save_run", "atomic_write",
+           "write_run_meta", "read_run_meta", "config_diff",
            "flatten_params", "unflatten_params", "write_json", "write_npz", "read_npz",
            "read_json"]
 
@@ -189,42 +190,69 @@ class Run:
         raise KeyError(f"no agent with seed={seed}, obs={obs!r} in {self.path}")
 
 
-def save_run(path, config: TrainConfig, agents: list[dict], params: dict,
-             metrics: dict[str, np.ndarray], info: dict | None = None) -> Path:
-    """Write a run directory (arrays first, config.json last so its presence means done).
-
-    Args:
-      params: pytree with leaves [A, U+1, ...].
-      metrics: name -> [A, U+1].
-    """
+def write_run_meta(path, config: TrainConfig, agents: list[dict], status: str,
+                   info: dict | None = None) -> None:
+    """Write config.json; `status` is "training" until the run is complete."""
     from rnnctl import __version__
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    write_npz(path / CHECKPOINTS_FILE, flatten_params(params))
-    write_npz(path / METRICS_FILE, {k: np.asarray(v) for k, v in metrics.items()})
-    write_json(path / CONFIG_FILE, {"format_version": FORMAT_VERSION,
-                                    "rnnctl_version": __version__,
-                                    "config": config.to_dict(), "agents": agents,
-                                    "info": info or {}})
-    return path
+    write_json(Path(path) / CONFIG_FILE, {"format_version": FORMAT_VERSION,
+                                          "rnnctl_version": __version__, "status": status,
+                                          "config": config.to_dict(), "agents": agents,
+                                          "info": info or {}})
 
 
-def load_run(path) -> Run:
-    """Open a run directory written by `save_run` (checkpoints load lazily)."""
+def read_run_meta(path, allow_incomplete: bool = False) -> dict:
+    """Read and check a run directory's config.json; errors are one line naming the file."""
     path = Path(path)
     if not path.exists():
         raise RunError(f"{path}: run directory does not exist")
     if not path.is_dir():
         raise RunError(f"{path}: not a directory")
-    if not (path / CONFIG_FILE).exists():
-        raise RunError(f"{path}: not a run directory ({CONFIG_FILE} is missing)")
-    meta = read_json(path / CONFIG_FILE)
     cfg_path = path / CONFIG_FILE
+    if not cfg_path.exists():
+        raise RunError(f"{path}: not a run directory ({CONFIG_FILE} is missing)")
+    meta = read_json(cfg_path)
     if not isinstance(meta, dict) or "format_version" not in meta:
         raise RunError(f"{cfg_path}: no format_version (not written by rnnctl)")
     if meta["format_version"] != FORMAT_VERSION:
         raise RunError(f"{cfg_path}: format version {meta['format_version']}, this rnnctl "
                        f"reads version {FORMAT_VERSION}")
+    for key in ("config", "agents"):
+        if key not in meta:
+            raise RunError(f"{cfg_path}: malformed (no {key!r})")
+    if not allow_incomplete and meta.get("status", "complete") != "complete":
+        raise RunError(f"{path}: run is incomplete (training did not finish); resume it with "
+                       f"python -m experiments.sweep --resume {path}")
+    return meta
+
+
+def config_diff(saved: dict, given: dict) -> str:
+    """'field: saved → given' for every differing config field ('' if none)."""
+    keys = sorted(set(saved) | set(given))
+    return ", ".join(f"{k}: {saved.get(k)!r} → {given.get(k)!r}" for k in keys
+                     if saved.get(k) != given.get(k))
+
+
+def save_run(path, config: TrainConfig, agents: list[dict], params: dict,
+             metrics: dict[str, np.ndarray], info: dict | None = None) -> Path:
+    """Write a run directory (arrays first, config.json last: status "complete").
+
+    Args:
+      params: pytree with leaves [A, U+1, ...].
+      metrics: name -> [A, U+1].
+    """
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    write_npz(path / CHECKPOINTS_FILE, flatten_params(params))
+    write_npz(path / METRICS_FILE, {k: np.asarray(v) for k, v in metrics.items()})
+    write_run_meta(path, config, agents, status="complete", info=info)
+    return path
+
+
+def load_run(path) -> Run:
+    """Open a complete run directory written by `save_run` (checkpoints load lazily)."""
+    path = Path(path)
+    meta = read_run_meta(path)
+    cfg_path = path / CONFIG_FILE
     try:
         config = TrainConfig.from_dict(meta["config"])
         agents = list(meta["agents"])
