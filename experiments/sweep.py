@@ -96,9 +96,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk", type=_positive_int, default=10,
                    help="updates per compiled call; the run directory holds a resumable "
                         "state after each chunk (default: 10)")
-    p.add_argument("--devices", type=_positive_int, default=1,
-                   help="shard the agents over this many of jax.devices() (default: 1; "
-                        "agents need not divide evenly)")
+    p.add_argument("--devices", type=_positive_int, default=None,
+                   help="shard the agents over this many of jax.devices() (default: 1, or "
+                        "all devices of all processes with --distributed; agents need not "
+                        "divide evenly)")
+    p.add_argument("--distributed", action="store_true",
+                   help="multi-process (multi-host) run: call jax.distributed.initialize; "
+                        "run the same command on every process. Without --coordinator etc. "
+                        "the cluster is auto-detected (Cloud TPU pods, SLURM, Open MPI). "
+                        "Only process 0 prints the results and writes the run directory")
+    p.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                   help="with --distributed: address of process 0, reachable from all")
+    p.add_argument("--num-processes", type=_positive_int, default=None,
+                   help="with --distributed: number of processes")
+    p.add_argument("--process-id", type=int, default=None,
+                   help="with --distributed: this process's id, 0..num-processes-1")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -106,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
 def parse_args(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not args.distributed:
+        for flag in ("coordinator", "num_processes", "process_id"):
+            if getattr(args, flag) is not None:
+                parser.error(f"argument --{flag.replace('_', '-')}: needs --distributed")
+        args.devices = args.devices or 1
     scalar, sweep = {}, {}
     for name in SWEPT_FIELDS:
         values = getattr(args, name)
@@ -189,7 +206,19 @@ def _host_devices(n: int) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    _host_devices(args.devices)
+    writer = True
+    if args.distributed:                     # before anything starts jax's backend
+        import jax
+        from rnnctl import distributed
+        try:
+            distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+        except (ValueError, RuntimeError) as e:
+            return _fail(f"--distributed: {e} (outside a Cloud TPU pod, SLURM or Open MPI "
+                         "give --coordinator, --num-processes and --process-id)")
+        args.devices = args.devices or jax.device_count()
+        writer = distributed.is_writer()
+    else:
+        _host_devices(args.devices)
     from rnnctl.experiment import Interrupted, train_to_dir
     from rnnctl.runs import RunError
     try:
@@ -203,11 +232,12 @@ def main(argv=None) -> int:
         n_settings = len({a["obs"] for a in agents})
         n_seeds = len({a["seed"] for a in agents})
         n_hyper = len(agents) // (n_seeds * n_settings)
-        print(f"{'Resuming' if args.resume else 'Training'} {len(agents)} agents "
-              f"({n_seeds} seeds × {n_settings} settings"
-              f"{f' × {n_hyper} hyperparameter sets' if n_hyper > 1 else ''}), "
-              f"{config.n_updates} updates × {config.steps_per_update} steps, "
-              f"on {args.devices} device(s), into {out}", flush=True)
+        if writer:
+            print(f"{'Resuming' if args.resume else 'Training'} {len(agents)} agents "
+                  f"({n_seeds} seeds × {n_settings} settings"
+                  f"{f' × {n_hyper} hyperparameter sets' if n_hyper > 1 else ''}), "
+                  f"{config.n_updates} updates × {config.steps_per_update} steps, "
+                  f"on {args.devices} device(s), into {out}", flush=True)
         path, result = train_to_dir(config, agents, out, progress=not args.quiet,
                                     chunk=args.chunk, devices=args.devices,
                                     resume=args.resume is not None)
@@ -216,6 +246,10 @@ def main(argv=None) -> int:
     except Interrupted as e:
         print(f"\n{e}", file=sys.stderr)
         return 130
+    if not writer:
+        print(f"process {jax.process_index()}/{jax.process_count()}: done (process 0 "
+              "writes the run directory)")
+        return 0
     rate = result.env_steps / result.train_s if result.train_s else float("nan")
     print(f"compile {result.compile_s:.1f}s, train {result.train_s:.1f}s, "
           f"{result.env_steps:,} env steps ({rate:,.0f} steps/s)")

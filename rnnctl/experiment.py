@@ -127,11 +127,12 @@ def diverged_agents(agents: list[dict], metrics: dict[str, np.ndarray]) -> list[
 
 class _Sharder:
     """A 1-D device mesh for the agent axis; pads A to a multiple of the device count
-    with copies of the last agent (their results are dropped)."""
+    with copies of the last agent (their results are dropped). With several processes
+    (`rnnctl.distributed`) the mesh takes devices from all of them."""
 
     def __init__(self, n_agents: int, n_devices: int):
         import jax
-        from jax.sharding import Mesh
+        from rnnctl import distributed
         available = jax.devices()
         if not 1 <= n_devices <= len(available):
             raise ConfigError(
@@ -140,7 +141,20 @@ class _Sharder:
                 f"--xla_force_host_platform_device_count={n_devices} makes more")
         self.n_agents, self.n_devices = n_agents, n_devices
         self.padded = -(-n_agents // n_devices) * n_devices
-        self.mesh = Mesh(np.array(available[:n_devices]), ("agents",))
+        self.mesh = distributed.agent_mesh(n_devices)
+        self.multiprocess = distributed.is_multiprocess()
+
+    def place(self, trainer, tree):
+        """Spread host-identical `tree` over the mesh (global arrays across processes)."""
+        from rnnctl import distributed
+        if self.multiprocess:
+            return distributed.global_place(tree, self.mesh)
+        return trainer.place(tree)
+
+    def host(self, tree):
+        """NumPy copy of `tree` with all (unpadded) agents, on every process."""
+        from rnnctl import distributed
+        return self.unpad(distributed.gather(tree))
 
     def pad(self, tree):
         import jax
@@ -202,14 +216,15 @@ def train_agents(config: TrainConfig, agents: list[dict], progress: bool = True,
                  devices: int = 1) -> TrainResult:
     """Train all agents in one compiled program (no files). Returns NumPy arrays."""
     import jax
-    from rnnctl import ppo
+    from rnnctl import distributed, ppo
     config.validate()
     sharder = _Sharder(len(agents), devices)
     trainer = ppo.make_train(config, sharder.mesh if devices > 1 else None)
-    state = trainer.place(trainer.init(*sharder.pad(_inputs(config, agents))))
+    state = sharder.place(trainer, trainer.init(*sharder.pad(_inputs(config, agents))))
     t0 = time.perf_counter()
     compiled = trainer.train_from.lower(state).compile()
     compile_s = time.perf_counter() - t0
+    progress = progress and distributed.is_writer()
     ppo.set_progress_hook(ProgressBar(config.n_updates) if progress else None)
     try:
         t0 = time.perf_counter()
@@ -217,8 +232,8 @@ def train_agents(config: TrainConfig, agents: list[dict], progress: bool = True,
         train_s = time.perf_counter() - t0
     finally:
         ppo.set_progress_hook(None)
-    params = jax.tree.map(np.asarray, sharder.unpad(out.params))
-    metrics = {k: np.asarray(v) for k, v in vars(sharder.unpad(out.metrics)).items()}
+    params, metrics = sharder.host((out.params, out.metrics))
+    metrics = vars(metrics)
     steps = len(agents) * config.n_updates * config.steps_per_update
     return TrainResult(params=params, metrics=metrics, compile_s=compile_s,
                        train_s=train_s, env_steps=steps,
@@ -244,17 +259,23 @@ def train_to_dir(config: TrainConfig, agents: list[dict], out: str | Path, *,
       resume: continue the interrupted run in `out` (its config and agents must match).
     Returns:
       (path, TrainResult).
+
+    With several processes (`rnnctl.distributed`), every process calls this with the same
+    arguments; process 0 alone writes `out` and gets the full record, the others get a
+    TrainResult with empty params and metrics. `resume` then needs `out` on a
+    filesystem every process reads.
     """
     import signal
     import jax
     import jax.numpy as jnp
-    from rnnctl import ppo, runs
+    from rnnctl import distributed, ppo, runs
 
     config.validate()
     if not isinstance(chunk, int) or chunk <= 0:
         raise ConfigError(f"chunk must be a positive integer, got {chunk!r}")
     out = Path(out)
     sharder = _Sharder(len(agents), devices)        # checks `devices` before any write
+    writer = distributed.is_writer()                # only process 0 writes files
     partial = out / "partial"
     meta_path = out / runs.CONFIG_FILE
     if resume:
@@ -267,9 +288,9 @@ def train_to_dir(config: TrainConfig, agents: list[dict], out: str | Path, *,
         if saved["agents"] != agents:
             raise runs.RunError(f"{out}: was made with different agents (seeds, obs or "
                                 "swept hyperparameters)")
-    elif meta_path.exists():
+    elif writer and meta_path.exists():
         raise runs.RunError(f"{out}: already holds a run; choose another --out or --resume it")
-    else:
+    elif writer:
         runs.write_run_meta(out, config, agents, status="training")
 
     trainer = ppo.make_train(config, sharder.mesh if devices > 1 else None)
@@ -277,11 +298,12 @@ def train_to_dir(config: TrainConfig, agents: list[dict], out: str | Path, *,
     compile_s = 0.0
 
     def save_chunk(first: int, state, params, metrics):
-        arrays = {f"params/{k}": v for k, v in
-                  runs.flatten_params(jax.tree.map(np.asarray, sharder.unpad(params))).items()}
-        arrays.update({f"metrics/{k}": np.asarray(v)
-                       for k, v in vars(sharder.unpad(metrics)).items()})
-        arrays.update(_state_to_arrays(sharder.unpad(state)))
+        state, params, metrics = sharder.host((state, params, metrics))
+        if not writer:
+            return
+        arrays = {f"params/{k}": v for k, v in runs.flatten_params(params).items()}
+        arrays.update({f"metrics/{k}": v for k, v in vars(metrics).items()})
+        arrays.update(_state_to_arrays(state))
         arrays["updates_done"] = np.asarray(int(state.update[0]))
         runs.write_npz(partial / f"chunk_{first:05d}.npz", arrays)
 
@@ -290,16 +312,20 @@ def train_to_dir(config: TrainConfig, agents: list[dict], out: str | Path, *,
         last = runs.read_npz(chunk_files[-1])
         template = jax.eval_shape(trainer.init, *_inputs(config, agents))
         state = sharder.pad(_state_from_arrays(template, last, str(chunk_files[-1])))
-        state = trainer.place(state)
+        state = sharder.place(trainer, state)
         done = int(last["updates_done"])
     else:
-        state = trainer.place(trainer.init(*inputs))
+        state = sharder.place(trainer, trainer.init(*inputs))
         t0 = time.perf_counter()
         start = trainer.start.lower(state).compile()
         compile_s += time.perf_counter() - t0
         state, p0, m0 = start(state)
         save_chunk(0, state, p0, m0)
         done = 0
+    if not distributed.same_on_all(done):
+        raise runs.RunError(f"{out}: the processes found different saved chunks; --resume "
+                            "with several processes needs the run directory on a "
+                            "filesystem they all read")
 
     interrupted = []
     def on_sigint(signum, frame):
@@ -311,13 +337,13 @@ def train_to_dir(config: TrainConfig, agents: list[dict], out: str | Path, *,
                          "(Ctrl-C again to abort now)\n")
     previous = (signal.signal(signal.SIGINT, on_sigint)
                 if threading_is_main() else None)
-    bar = ProgressBar(config.n_updates) if progress else None
+    bar = ProgressBar(config.n_updates) if progress and writer else None
     if bar:
         bar.last = done
     ppo.set_progress_hook(bar)
     train_s = 0.0
     length = min(chunk, config.n_updates)
-    state = trainer.place(state)           # compile for, and always pass, agent-sharded state
+    state = sharder.place(trainer, state)  # compile for, and always pass, agent-sharded state
     try:
         t0 = time.perf_counter()
         run = trainer.run.lower(state, length, jnp.int32(length)).compile()
@@ -331,7 +357,7 @@ def train_to_dir(config: TrainConfig, agents: list[dict], out: str | Path, *,
                 params, metrics = jax.tree.map(lambda a: a[:, :n], (params, metrics))
             save_chunk(done + 1, state, params, metrics)
             done += n
-            state = trainer.place(state)
+            state = sharder.place(trainer, state)
             if interrupted and done < config.n_updates:
                 raise Interrupted(out, done, config.n_updates)
     finally:
@@ -339,6 +365,10 @@ def train_to_dir(config: TrainConfig, agents: list[dict], out: str | Path, *,
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
 
+    steps = len(agents) * config.n_updates * config.steps_per_update
+    if not writer:
+        return out, TrainResult(params={}, metrics={}, compile_s=compile_s, train_s=train_s,
+                                env_steps=steps, diverged=[], devices=devices)
     # assemble the complete record from the chunks, then drop them
     files = sorted(partial.glob("chunk_*.npz"))
     parts = [runs.read_npz(f) for f in files]
@@ -348,7 +378,6 @@ def train_to_dir(config: TrainConfig, agents: list[dict], out: str | Path, *,
     if metrics["eval_return"].shape[1] != config.n_updates + 1:
         raise runs.RunError(f"{partial}: chunks cover {metrics['eval_return'].shape[1] - 1} "
                             f"updates, expected {config.n_updates}")
-    steps = len(agents) * config.n_updates * config.steps_per_update
     result = TrainResult(params=params, metrics=metrics, compile_s=compile_s,
                          train_s=train_s, env_steps=steps,
                          diverged=diverged_agents(agents, metrics), devices=devices)

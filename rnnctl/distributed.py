@@ -1,0 +1,223 @@
+"""Multi-process (multi-host) training: the agent axis sharded over every process's devices.
+
+With `jax.distributed`, each process (one per host, or several on one machine) runs the
+same Python program and sees all devices of all processes in `jax.devices()`, but can
+only touch its own (`jax.local_devices()`). rnnctl's agents are independent, so the
+training program has no collective at all; what multi-process training needs is only:
+
+  * `initialize`: join the processes (before anything touches the jax backend);
+  * `agent_mesh`: a 1-D "agents" mesh that takes devices from every process;
+  * `global_place`: every process computes the same initial state from the same seeds
+    (cheap, deterministic) and keeps the agents of its own devices: a global array;
+  * `gather`: after training, bring the sharded results to every process as NumPy
+    (one all-gather; on CPU through gloo, jax's default CPU collectives);
+  * `is_writer`: only process 0 writes files.
+
+Usage, on every process (here 2 processes on one machine, CPU)::
+
+    from rnnctl import distributed as dist
+    dist.initialize("127.0.0.1:1234", num_processes=2, process_id=i)
+    out = dist.train_global(config, agents)       # NumPy on every process
+
+`python -m rnnctl.distributed --coordinator 127.0.0.1:1234 --num-processes 2
+--process-id I --out result.npz` runs that as a smoke test (each process writes
+`result.<I>.npz`).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+__all__ = ["initialize", "is_multiprocess", "is_writer", "agent_mesh", "global_place",
+           "gather", "same_on_all", "train_global"]
+
+AGENT_AXIS = "agents"
+
+
+def initialize(coordinator_address: str | None = None, num_processes: int | None = None,
+               process_id: int | None = None) -> None:
+    """Join this process to the others with `jax.distributed.initialize`.
+
+    Call it first, before any jax computation or `jax.devices()`. Arguments left None are
+    auto-detected by jax (Cloud TPU pods, SLURM, Open MPI). On CPU the processes exchange
+    data through gloo collectives.
+    Calling it again once initialised does nothing.
+    """
+    import jax
+    if jax.distributed.is_initialized():
+        return
+    # gloo is the default in jax 0.10 (older versions defaulted to no CPU collectives,
+    # which makes every cross-process transfer on CPU fail); set it only if unset.
+    if jax.config.jax_cpu_collectives_implementation is None:
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator_address=coordinator_address,
+                               num_processes=num_processes, process_id=process_id)
+
+
+def is_multiprocess() -> bool:
+    import jax
+    return jax.process_count() > 1
+
+
+def is_writer() -> bool:
+    """True in the one process that writes files (process 0)."""
+    import jax
+    return jax.process_index() == 0
+
+
+def same_on_all(value) -> bool:
+    """Whether `value` (a small array or scalar) is equal on every process (a collective:
+    call it on all of them). Always True with one process."""
+    import jax
+    if jax.process_count() == 1:
+        return True
+    from jax.experimental import multihost_utils
+    stacked = multihost_utils.process_allgather(np.asarray(value))   # [processes, ...]
+    return bool((stacked == stacked[:1]).all())
+
+
+def agent_mesh(n_devices: int | None = None):
+    """A 1-D mesh over axis "agents" of `n_devices` devices (default: all, of all processes).
+
+    With several processes every process contributes the same number of its own devices
+    (`n_devices` must be a multiple of the process count), so every process holds agents.
+    """
+    import jax
+    from jax.sharding import Mesh
+    from rnnctl.config import ConfigError
+    devices = jax.devices()
+    n = len(devices) if n_devices is None else n_devices
+    n_proc = jax.process_count()
+    if not 1 <= n <= len(devices):
+        raise ConfigError(f"devices must be between 1 and {len(devices)} (the "
+                          f"{devices[0].platform} devices of {n_proc} process(es)), got {n}")
+    if n_proc == 1:
+        return Mesh(np.array(devices[:n]), (AGENT_AXIS,))
+    if n % n_proc:
+        raise ConfigError(f"devices must be a multiple of the {n_proc} processes, got {n}")
+    per = n // n_proc
+    chosen = []
+    for p in range(n_proc):
+        mine = [d for d in devices if d.process_index == p]
+        if len(mine) < per:
+            raise ConfigError(f"process {p} has {len(mine)} devices, {per} needed")
+        chosen += mine[:per]
+    return Mesh(np.array(chosen), (AGENT_AXIS,))
+
+
+def _is_key(leaf) -> bool:
+    import jax
+    return hasattr(leaf, "dtype") and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key)
+
+
+def global_place(tree, mesh):
+    """Host-identical values (the same on every process) -> global arrays sharded over the
+    leading (agent) axis of `mesh`; each process fills only its own devices' shards.
+
+    Leaves already sharded that way are passed through (so this can be called on the state
+    a sharded program returned). PRNG key leaves stay typed keys. In one process this is
+    `jax.device_put(tree, NamedSharding(mesh, P("agents")))`.
+    """
+    import jax
+    from jax.sharding import NamedSharding, PartitionSpec as P
+    sharding = NamedSharding(mesh, P(AGENT_AXIS))
+
+    def place(leaf):
+        if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
+            if leaf.sharding.is_equivalent_to(sharding, leaf.ndim):
+                return leaf
+            return jax.device_put(leaf, sharding)    # already global: reshard
+        if _is_key(leaf):
+            impl = jax.random.key_impl(leaf)
+            return jax.random.wrap_key_data(place(jax.random.key_data(leaf)), impl=impl)
+        host = np.asarray(leaf)
+        return jax.make_array_from_callback(host.shape, sharding, lambda idx: host[idx])
+
+    return jax.tree.map(place, tree)
+
+
+def gather(tree):
+    """Every leaf as a NumPy array holding all agents, on every process.
+
+    Global (sharded across processes) leaves are all-gathered in one program; local
+    leaves are copied. PRNG key leaves become their `jax.random.key_data` (uint32).
+    """
+    import jax
+    from jax.sharding import NamedSharding, PartitionSpec as P
+    leaves, treedef = jax.tree.flatten(tree)
+    leaves = [jax.random.key_data(a) if _is_key(a) else a for a in leaves]
+    remote = [i for i, a in enumerate(leaves)
+              if isinstance(a, jax.Array) and not a.is_fully_addressable]
+    if remote:
+        def replicated(a):
+            s = a.sharding
+            if isinstance(s, NamedSharding):
+                return NamedSharding(s.mesh, P())
+            from jax._src.sharding_impls import GSPMDSharding
+            return GSPMDSharding.get_replicated(s._device_assignment)
+
+        picked = [leaves[i] for i in remote]
+        full = jax.jit(lambda *xs: xs, out_shardings=tuple(map(replicated, picked)))(*picked)
+        for i, a in zip(remote, full):
+            leaves[i] = a.addressable_data(0)
+    return jax.tree.unflatten(treedef, [np.asarray(a) for a in leaves])
+
+
+def train_global(config, agents, n_devices: int | None = None, progress: bool = False):
+    """Train `agents` sharded over `n_devices` global devices (default: all) in one program.
+
+    Call with the same arguments on every process. Returns (params, metrics, seconds)
+    with NumPy leaves of all agents ([A, U+1, ...] and {name: [A, U+1]}) on every process.
+    """
+    import jax
+    from rnnctl import ppo
+    from rnnctl.experiment import ProgressBar, _inputs
+    mesh = agent_mesh(n_devices)
+    n, n_dev = len(agents), mesh.devices.size
+    padded = agents + [agents[-1]] * (-n % n_dev)    # copies of the last agent, dropped
+    trainer = ppo.make_train(config, mesh)
+    state = global_place(trainer.init(*_inputs(config, padded)), mesh)
+    ppo.set_progress_hook(ProgressBar(config.n_updates) if progress and is_writer() else None)
+    try:
+        t0 = time.perf_counter()
+        out = jax.block_until_ready(trainer.train_from(state))
+        seconds = time.perf_counter() - t0
+    finally:
+        ppo.set_progress_hook(None)
+    params, metrics = gather((out.params, out.metrics))
+    params = jax.tree.map(lambda a: a[:n], params)
+    return params, {k: v[:n] for k, v in vars(metrics).items()}, seconds
+
+
+def _main(argv=None) -> int:
+    """Smoke test: train 2 seeds × {FO, PO} for 2 updates across the processes."""
+    import argparse
+    p = argparse.ArgumentParser(prog="python -m rnnctl.distributed", description=_main.__doc__)
+    p.add_argument("--coordinator", default=None, help="host:port of process 0")
+    p.add_argument("--num-processes", type=int, default=None)
+    p.add_argument("--process-id", type=int, default=None)
+    p.add_argument("--out", default=None, help="write <out>.<process id>.npz")
+    args = p.parse_args(argv)
+    initialize(args.coordinator, args.num_processes, args.process_id)
+    import jax
+    from rnnctl import runs
+    from rnnctl.config import TrainConfig
+    from rnnctl.experiment import make_agents
+    config = TrainConfig(n_updates=2, rollout_len=256, eval_episodes=2, n_epochs=2)
+    agents = make_agents([0, 1], ["fo", "po"])
+    params, metrics, seconds = train_global(config, agents)
+    print(f"process {jax.process_index()}/{jax.process_count()}: {len(agents)} agents on "
+          f"{jax.device_count()} devices ({jax.local_device_count()} local), trained in "
+          f"{seconds:.1f}s; eval_return[:, -1] = {np.round(metrics['eval_return'][:, -1], 1)}",
+          flush=True)
+    if args.out:
+        arrays = {f"params/{k}": v for k, v in runs.flatten_params(params).items()}
+        arrays.update({f"metrics/{k}": v for k, v in metrics.items()})
+        np.savez(f"{args.out}.{jax.process_index()}.npz", **arrays)
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(_main())
