@@ -7,8 +7,10 @@
 Stages (each timed, compile included): rollouts (5 deterministic episodes per agent and
 checkpoint), fixed points (≥ 256 initial states from visited states, Adam + Newton, one
 vmapped call per agent chunk), their θ and tracking over checkpoints, integration
-timescales (J_t at all 5 × 200 steps), PCA + ring score, policy maps + sharpness (their
-own rollouts from random starts), reward-to-go regression (PO agents).
+timescales (J_t at every --tau-stride-th of the 5 × 200 steps, NumPy eigenvalues in
+--tau-workers threads), PCA + ring score, policy maps + sharpness (their own rollouts from
+random starts), reward-to-go regression (PO agents). The stage functions are those of the
+analysis pipeline (`rnnctl.pipeline`), so this measures what `analyse_run` runs.
 
 It also times the same fixed-point search done checkpoint by checkpoint in a Python loop
 (on a subset of checkpoints, extrapolated to all of them; compile excluded), both with one
@@ -24,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import sys
@@ -37,7 +38,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rnnctl import analysis, envs, networks
+from functools import partial
+
+from rnnctl import analysis, envs, networks, pipeline
 from rnnctl.config import TrainConfig
 
 
@@ -58,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fixed-point slots refined and kept per checkpoint (default 32)")
     p.add_argument("--tau-stride", type=int, default=1,
                    help="analyse every n-th rollout step for timescales (default 1: all)")
+    p.add_argument("--tau-workers", type=int, default=None,
+                   help="threads for the timescale eigenvalues (default: all CPU cores)")
     p.add_argument("--chunk", type=int, default=1,
                    help="agents per batched call (bounds memory; default 1 = 101 ckpts)")
     p.add_argument("--loop-checkpoints", type=int, default=10,
@@ -140,26 +145,23 @@ def main(argv=None) -> int:
     print(f"analysing {n_agents} agents × {n_ckpt} checkpoints, H = {hidden}, "
           f"{jax.devices()[0].platform}, {os.cpu_count()} CPU cores", flush=True)
 
-    # rollouts: the same start states for every checkpoint of an agent (common random numbers)
-    def roll_agent(p_agent, mask, n_ep, k):
-        return jax.vmap(lambda p: analysis.rollout(p, obs=mask, n_episodes=n_ep, key=k,
-                                                   config=cfg))(p_agent)
+    opts = pipeline.AnalysisOptions(
+        seed=args.seed, episodes=args.episodes, map_episodes=args.map_episodes,
+        return_episodes=min(10, args.map_episodes), fp_init=args.n_init,
+        fp_opt_steps=args.opt_steps, fp_newton_steps=args.newton_steps,
+        fp_max_points=args.max_points, tau_stride=args.tau_stride,
+        tau_workers=args.tau_workers).validate().resolved()
+    tds = jnp.asarray(cfg.theta_dot_scale, jnp.float32)
 
-    roll_fn = jax.jit(jax.vmap(lambda p, m, k: roll_agent(p, m, args.episodes, k),
-                               in_axes=(0, 0, None)))
-    roll = timed("rollouts", timings, roll_fn, params, masks, k_roll)
+    # rollouts: the same start states for every checkpoint of an agent (common random numbers)
+    roll_fn = jax.jit(jax.vmap(partial(pipeline.rollouts_agent, n_episodes=args.episodes,
+                                       encoding=cfg.encoding), in_axes=(0, 0, None, None)))
+    roll = timed("rollouts", timings, roll_fn, params, masks, k_roll, tds)
     done("rollouts", timings)
 
     # fixed points: one vmapped call per chunk of agents
-    def fp_checkpoint(p, x, h, k):
-        h0 = analysis.sample_initial_states(h, args.n_init, k)
-        return analysis.find_fixed_points(analysis.rnn_cell(p), x, h0,
-                                          n_opt_steps=args.opt_steps,
-                                          n_newton_steps=args.newton_steps,
-                                          max_points=args.max_points)
-
     fp_keys = jax.random.split(k_init, (n_agents, n_ckpt))
-    fp_chunk = jax.jit(jax.vmap(jax.vmap(fp_checkpoint, in_axes=(0, None, 0, 0))))
+    fp_chunk = jax.jit(jax.vmap(partial(pipeline.fixed_points_agent, opts=opts)))
     pieces = []
     for sl in agent_slices(n_agents, args.chunk):
         out = timed("fixed_points", timings, fp_chunk, jax.tree.map(lambda a: a[sl], params),
@@ -169,6 +171,9 @@ def main(argv=None) -> int:
     done("fixed_points", timings)
 
     # baselines: the same search checkpoint by checkpoint in a Python loop
+    def fp_checkpoint(p, x, h, k):
+        return pipeline.fixed_points_checkpoint(p, x, h, k, opts)
+
     n_loop = min(args.loop_checkpoints, n_agents * n_ckpt)
     picks = np.linspace(0, n_agents * n_ckpt - 1, n_loop).round().astype(int)
     one = jax.jit(fp_checkpoint)
@@ -188,54 +193,38 @@ def main(argv=None) -> int:
         eager_per_ckpt = (time.perf_counter() - t0) / min(args.eager_checkpoints, n_loop)
 
     # θ of every fixed point, and tracking
-    fp_theta = timed("fp_theta_tracking", timings, jax.jit(jax.vmap(jax.vmap(
-        lambda x, h, th: analysis.fixed_point_theta(x, h, th)))), fps.xstar, roll.h, roll.theta)
-    track_s = timed("fp_theta_tracking", timings, jax.jit(jax.vmap(
-        lambda f, th: analysis.track_fixed_points(f, th))), fps, fp_theta)
-    track_u = timed("fp_theta_tracking", timings, jax.jit(jax.vmap(
-        lambda f, th: analysis.track_fixed_points(f, th, stable=False, target_theta=math.pi))),
-        fps, fp_theta)
+    fp_theta = timed("fp_theta_tracking", timings, jax.vmap(
+        partial(pipeline.fp_theta_agent, k=opts.fp_theta_k)), fps.xstar, roll.h, roll.theta)
+    track_s, track_u = timed("fp_theta_tracking", timings, jax.vmap(pipeline.track_agent),
+                             fps, fp_theta)
     done("fp_theta_tracking", timings)
 
-    # timescales, in chunks of checkpoints (the Jacobians of one checkpoint are 16 MB)
+    # timescales: NumPy eigenvalues in threads, one agent at a time
     tau = None
     if "tau" not in skip:
-        tau_fn = jax.jit(jax.vmap(lambda p, h: analysis.integration_timescales(
-            p, h, stride=args.tau_stride)))
-        flat_p = jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:]), params)
-        flat_h = roll.h.reshape((-1,) + roll.h.shape[2:])
-        step = 16
-        n_flat = n_agents * n_ckpt
         parts = []
-        for s in range(0, n_flat, step):
-            idx = jnp.arange(s, s + step) % n_flat        # pad the last chunk: one compile
-            part = timed("timescales", timings, tau_fn,
-                         jax.tree.map(lambda a: a[idx], flat_p), flat_h[idx])
-            parts.append(jax.device_get(jax.tree.map(lambda a: a[:n_flat - s], part)))
-        tau = jax.tree.map(lambda *a: np.concatenate(a).reshape((n_agents, n_ckpt)
-                                                                 + a[0].shape[1:]), *parts)
+        for a in range(n_agents):
+            parts.append(timed("timescales", timings, pipeline.timescales_agent,
+                               params["rnn"]["W_h"][a], roll.h[a], top=5,
+                               stride=args.tau_stride, workers=opts.tau_workers))
+        tau = {k: np.stack([p[k] for p in parts]) for k in parts[0]}
         done("timescales", timings)
 
     # PCA and ring score
-    pca_fn = jax.jit(jax.vmap(jax.vmap(lambda h: analysis.pca(h, 3))))
-    pcs = timed("pca_ring", timings, pca_fn, roll.h)
-    ring = timed("pca_ring", timings, jax.jit(jax.vmap(jax.vmap(analysis.ring_score))),
-                 roll.h, roll.theta)
+    pcs, ring, _ = timed("pca_ring", timings, jax.vmap(pipeline.geometry_agent),
+                         roll.h, roll.theta, roll.x)
     done("pca_ring", timings)
 
     # policy maps from their own rollouts (more episodes; hidden states not kept)
     sharp = None
     if "maps" not in skip:
-        def map_agent(p_agent, mask, k):
-            r = roll_agent(p_agent, mask, args.map_episodes, k)
-            pm = jax.vmap(analysis.policy_map)(r.theta, r.theta_dot, r.torque)
-            return pm, jax.vmap(analysis.sharpness)(pm)
-
-        map_fn = jax.jit(jax.vmap(map_agent, in_axes=(0, 0, None)))
+        map_fn = jax.jit(jax.vmap(partial(pipeline.policy_maps_agent,
+                                          n_episodes=args.map_episodes, bins=opts.map_bins,
+                                          encoding=cfg.encoding), in_axes=(0, 0, None, None)))
         maps, sharps = [], []
         for sl in agent_slices(n_agents, max(args.chunk, 2)):
-            pm, sh = timed("policy_maps", timings, map_fn,
-                           jax.tree.map(lambda a: a[sl], params), masks[sl], k_map)
+            pm, sh, _ = timed("policy_maps", timings, map_fn,
+                              jax.tree.map(lambda a: a[sl], params), masks[sl], k_map, tds)
             maps.append(np.asarray(pm.counts > 0).mean(axis=(-2, -1)))
             sharps.append(np.asarray(sh))
         sharp = np.concatenate(sharps)
@@ -303,11 +292,13 @@ def main(argv=None) -> int:
         "regression_po": reg.to_dict(),
     }
     if tau is not None:
-        summary["per_agent_checkpoint"]["tau_avg_steps"] = np.asarray(tau.avg).round(3).tolist()
-        summary["per_agent_checkpoint"]["tau_avg_ci"] = np.asarray(tau.avg_ci).round(3).tolist()
-        summary["timescales"] = {"steps_per_checkpoint": int(tau.tau.shape[2]),
-                                 "eigendecompositions": int(np.prod(tau.tau.shape[:3])),
-                                 "frac_capped": float(np.mean(tau.frac_capped))}
+        n_steps = len(range(0, args.episodes * envs.EPISODE_LEN, args.tau_stride))
+        summary["per_agent_checkpoint"]["tau_avg_steps"] = tau["tau_avg"].round(3).tolist()
+        summary["per_agent_checkpoint"]["tau_avg_ci"] = tau["tau_avg_ci"].round(3).tolist()
+        summary["timescales"] = {"steps_per_checkpoint": n_steps,
+                                 "eigendecompositions": n_steps * n_agents * n_ckpt,
+                                 "workers": opts.tau_workers,
+                                 "frac_capped": float(np.mean(tau["tau_frac_capped"]))}
     if sharp is not None:
         summary["per_agent_checkpoint"]["sharpness"] = sharp.round(4).tolist()
         summary["per_agent_checkpoint"]["map_visited_fraction"] = visited_frac.round(4).tolist()
@@ -332,7 +323,8 @@ def main(argv=None) -> int:
           f"{s['loop_eager_extrapolated_s']:.0f} s) → {s['speedup_vs_eager_loop']:.0f}×")
     if tau is not None:
         print(f"timescales: {summary['timescales']['eigendecompositions']} eigen-decompositions,"
-              f" τ̄ range {np.nanmin(tau.avg):.2f}–{np.nanmax(tau.avg):.2f} steps")
+              f" τ̄ range {np.nanmin(tau['tau_avg']):.2f}–{np.nanmax(tau['tau_avg']):.2f} "
+              "steps")
     print(f"ring score range {float(np.min(ring)):.3f}–{float(np.max(ring)):.3f}", end="")
     if sharp is not None:
         print(f"; sharpness range {np.nanmin(sharp):.3f}–{np.nanmax(sharp):.3f}", end="")

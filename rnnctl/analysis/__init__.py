@@ -23,7 +23,8 @@ from rnnctl.analysis.fixed_points import (FixedPoints, find_fixed_points, rnn_ce
                                           sample_initial_states, sort_eigvals, speed)
 from rnnctl.analysis.geometry import PCA, pca, ring_score, theta_bin_means
 from rnnctl.analysis.linearize import (Timescales, integration_timescales, mean_ci,
-                                       recurrent_jacobians, timescales)
+                                       recurrent_jacobians, timescales,
+                                       timescales_from_eigvals)
 from rnnctl.analysis.policy import PolicyMap, policy_map, sharpness
 
 __all__ = [
@@ -33,7 +34,8 @@ __all__ = [
     "FixedPoints", "find_fixed_points", "rnn_cell", "sample_initial_states", "speed",
     "sort_eigvals",
     # linearisation and timescales
-    "timescales", "integration_timescales", "Timescales", "recurrent_jacobians", "mean_ci",
+    "timescales", "integration_timescales", "timescales_from_eigvals", "Timescales",
+    "recurrent_jacobians", "mean_ci",
     # geometry
     "PCA", "pca", "ring_score", "theta_bin_means",
     # policy

@@ -24,7 +24,7 @@ from flax import struct
 from rnnctl.analysis.fixed_points import sort_eigvals
 
 __all__ = ["timescales", "recurrent_jacobians", "Timescales", "integration_timescales",
-           "mean_ci", "sort_eigvals"]
+           "timescales_from_eigvals", "mean_ci", "sort_eigvals"]
 
 
 def timescales(eigvals: jax.Array, top: int = 5, dt: float | None = None) -> jax.Array:
@@ -135,7 +135,26 @@ def integration_timescales(params, h: jax.Array, *, top: int = 5, dt: float | No
     """
     steps = jnp.reshape(jnp.asarray(h), (-1, h.shape[-1]))[::stride]
     lam = jnp.linalg.eigvals(recurrent_jacobians(params, steps))
-    tau = timescales(lam, top=top)
+    return timescales_from_eigvals(lam, top=top, dt=dt, confidence=confidence,
+                                   max_tau=max_tau)
+
+
+def timescales_from_eigvals(eigvals: jax.Array, *, top: int = 5, dt: float | None = None,
+                            confidence: float = 0.99, max_tau: float | None = 1e4
+                            ) -> Timescales:
+    """`integration_timescales` from eigenvalues already computed (e.g. by a host solver).
+
+    The eigen-decompositions dominate the cost of `integration_timescales`; this is its
+    second half, so that the eigenvalues of J_t may come from elsewhere (NumPy in threads,
+    another device) and still be summarised by exactly the same rule.
+
+    Args:
+      eigvals: [S, H] eigenvalues of J_t at S steps (any order).
+      top, dt, confidence, max_tau: as in `integration_timescales`.
+    Returns:
+      `Timescales` (vmap over checkpoints for [C, ...] fields).
+    """
+    tau = timescales(jnp.asarray(eigvals), top=top)
     if max_tau is not None:
         frac_capped = jnp.mean(tau > max_tau)
         tau = jnp.minimum(tau, max_tau)

@@ -1,0 +1,265 @@
+"""rnnctl.pipeline: a tiny trained run → analysis.npz, figures, summary.json, report.md.
+
+One 4-agent, 3-update run is trained once per module; every test analyses a copy of it with
+`QUICK_OPTIONS` (compiled programs are cached across tests, so only the first analysis
+pays for compilation).
+"""
+import json
+import math
+import shutil
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from rnnctl import analysis, pipeline, plotting, runs
+from rnnctl.config import TrainConfig
+from rnnctl.experiment import make_agents, train_to_dir
+from rnnctl.pipeline import QUICK_OPTIONS, PipelineError, analyse_run
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+RUN_FILES = (runs.CONFIG_FILE, runs.CHECKPOINTS_FILE, runs.METRICS_FILE)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    cfg = TrainConfig(n_updates=3, rollout_len=256, eval_episodes=2, hidden=16,
+                      head_hidden=16, n_epochs=2)
+    path = tmp_path_factory.mktemp("pipeline") / "run"
+    train_to_dir(cfg, make_agents([0, 1], ["fo", "po"]), path, progress=False)
+    return path
+
+
+def _copy(run_dir, dest):
+    dest.mkdir()
+    for name in RUN_FILES:
+        shutil.copy(run_dir / name, dest / name)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def analysed(trained, tmp_path_factory):
+    """A copy of the run, analysed once with the quick options."""
+    path = _copy(trained, tmp_path_factory.mktemp("analysed") / "run")
+    summary = analyse_run(path, progress=False, options=QUICK_OPTIONS)
+    return path, summary
+
+
+def _strict_json(text):
+    def reject(name):
+        raise ValueError(f"non-standard JSON constant {name}")
+    return json.loads(text, parse_constant=reject)
+
+
+def _without_timing(summary):
+    return {k: v for k, v in summary.items() if k != "timing"}
+
+
+def test_writes_every_file(analysed):
+    path, summary = analysed
+    for name in (pipeline.ANALYSIS_FILE, pipeline.SUMMARY_FILE, pipeline.REPORT_FILE):
+        assert (path / name).is_file(), name
+    for name in pipeline.FIGURE_FILES.values():
+        png = path / pipeline.FIGURES_DIR / name
+        assert png.read_bytes()[:8] == PNG_SIGNATURE, name
+        assert png.stat().st_size > 5_000, name
+    # nothing half-written left behind
+    assert not [p for p in path.rglob("*.tmp")]
+    report = (path / pipeline.REPORT_FILE).read_text()
+    for name in pipeline.FIGURE_FILES.values():        # relative links to every figure
+        assert f"(figures/{name})" in report, name
+    for i in range(1, 6):
+        assert f"### Claim {i}\n" in report
+    assert report.count("**Verdict:**") == 5
+
+
+def test_summary_is_strict_json_with_five_claims(analysed):
+    path, summary = analysed
+    on_disk = _strict_json((path / pipeline.SUMMARY_FILE).read_text())
+    assert on_disk == summary
+    assert on_disk["format_version"] == 1
+    assert on_disk["run"] == str(path)
+    assert on_disk["config"]["n_updates"] == 3
+    assert [c["id"] for c in on_disk["claims"]] == [1, 2, 3, 4, 5]
+    for c in on_disk["claims"]:
+        assert isinstance(c["holds"], bool)
+        assert c["claim"] and c["rule"] and c["measured"] and isinstance(c["stats"], dict)
+        assert c["figure"].startswith("figures/")
+    assert {r["obs"] for r in on_disk["final_return"]} == {"fo", "po"}
+    assert set(on_disk["final_return_mean"]) == {"fo", "po"}
+    assert on_disk["diverged"] == []
+    t = on_disk["timing"]
+    for key in ("compile_s", "train_s", "analysis_s", "figures_s", "env_steps_per_s",
+                "rollouts_s", "fixed_points_s", "timescales_s", "policy_maps_s"):
+        assert key in t, key
+    assert t["analysis_s"] > 0 and t["figures_s"] > 0
+    opts = on_disk["analysis_options"]
+    assert isinstance(opts["tau_workers"], int) and opts["tau_workers"] >= 1
+    assert opts == {**QUICK_OPTIONS.to_dict(), "tau_workers": opts["tau_workers"]}
+
+
+def test_analysis_npz_holds_what_figures_need(analysed, tmp_path):
+    path, summary = analysed
+    res = pipeline.load_analysis(path)
+    assert set(res) == set(pipeline.ARRAYS)          # the documented table is complete
+    n_agents, n_ckpt = 4, 4
+    assert res["ring"].shape == (n_agents, n_ckpt)
+    assert res["sharpness"].shape == (n_agents, n_ckpt)
+    assert res["tau_avg"].shape == (n_agents, n_ckpt)
+    assert res["tau_avg_ci"].shape == (n_agents, n_ckpt, 2)
+    assert res["fp_xstar"].shape == (n_agents, n_ckpt, QUICK_OPTIONS.fp_max_points, 16)
+    assert res["stages"].tolist() == [0, 1, 2, 3]
+    assert res["stage_map_torque"].shape == (n_agents, 4, QUICK_OPTIONS.map_bins,
+                                             QUICK_OPTIONS.map_bins)
+    assert np.isfinite(res["tau_avg"]).all() and (res["tau_avg"] > 0).all()
+    assert np.isfinite(res["return_R"]).all()
+    # the lower CI bound lies below the mean, the upper above
+    assert (res["tau_avg_ci"][..., 0] <= res["tau_avg"] + 1e-6).all()
+    assert (res["tau_avg_ci"][..., 1] >= res["tau_avg"] - 1e-6).all()
+    # figures redraw from the saved arrays alone
+    run = runs.load_run(path)
+    paths = pipeline.draw_figures(res, run, tmp_path / "figs")
+    assert sorted(p.name for p in paths.values()) == sorted(pipeline.FIGURE_FILES.values())
+    assert all(p.stat().st_size > 5_000 for p in paths.values())
+
+
+def test_rerun_gives_the_same_summary(analysed):
+    path, summary = analysed
+    again = analyse_run(path, progress=False, options=QUICK_OPTIONS)
+    assert _without_timing(again) == _without_timing(summary)
+    on_disk = _strict_json((path / pipeline.SUMMARY_FILE).read_text())
+    assert _without_timing(on_disk) == _without_timing(summary)
+    # reuse=True loads analysis.npz instead of recomputing, same claims
+    reused = analyse_run(path, progress=False, options=QUICK_OPTIONS, reuse=True)
+    assert reused["timing"]["analysis_reused"] is True
+    assert _without_timing(reused) == _without_timing(summary)
+
+
+def test_progress_goes_to_stderr(trained, tmp_path, capsys):
+    path = _copy(trained, tmp_path / "run")
+    analyse_run(path, progress=True, options=QUICK_OPTIONS)
+    err = capsys.readouterr().err
+    for stage in ("compute_analysis", "agent 4/4", "fixed_points", "timescales",
+                  "draw_figures: fig1e_timescales", "write_report"):
+        assert stage in err, stage
+
+
+def test_figure_failure_names_the_stage_and_keeps_analysis(trained, tmp_path, monkeypatch):
+    path = _copy(trained, tmp_path / "run")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(plotting, "fig1c_geometry", broken)
+    with pytest.raises(PipelineError) as err:
+        analyse_run(path, progress=False, options=QUICK_OPTIONS)
+    assert err.value.stage == "draw_figures: fig1c_geometry"
+    assert "fig1c_geometry" in str(err.value) and "boom" in str(err.value)
+    assert (path / pipeline.ANALYSIS_FILE).is_file()
+    assert pipeline.ANALYSIS_FILE in err.value.kept
+    assert not (path / pipeline.REPORT_FILE).exists()
+    before = pipeline.load_analysis(path)
+    # fixed: the figures are redrawn from the kept analysis.npz, nothing recomputed
+    monkeypatch.undo()
+    summary = analyse_run(path, progress=False, options=QUICK_OPTIONS, reuse=True)
+    assert summary["timing"]["analysis_reused"] is True
+    assert (path / pipeline.REPORT_FILE).is_file()
+    after = pipeline.load_analysis(path)
+    assert before.keys() == after.keys()
+    for k in before:
+        nan_ok = np.issubdtype(before[k].dtype, np.floating)
+        assert np.array_equal(before[k], after[k], equal_nan=nan_ok), k
+
+
+def test_compute_failure_names_stage_and_agent(trained, tmp_path, monkeypatch):
+    path = _copy(trained, tmp_path / "run")
+    real = pipeline.timescales_agent
+    calls = []
+
+    def failing(*args, on_error=None, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:                 # the second agent
+            raise on_error(2, FloatingPointError("bad eigenvalues"))
+        return real(*args, on_error=on_error, **kwargs)
+
+    monkeypatch.setattr(pipeline, "timescales_agent", failing)
+    with pytest.raises(PipelineError) as err:
+        analyse_run(path, progress=False, options=QUICK_OPTIONS)
+    e = err.value
+    assert (e.stage, e.agent, e.checkpoint) == ("timescales", 1, 2)
+    assert "agent 1 (seed 0, po)" in str(e) and "checkpoint 2" in str(e)
+    assert not (path / pipeline.ANALYSIS_FILE).exists()
+
+
+def test_diverged_agent_is_left_out_of_the_claims(trained, tmp_path):
+    run = runs.load_run(trained)
+    params = run.stacked_params()
+    bad_agent, bad_update = 3, 2                          # seed 1, po
+    params = jax.tree.map(np.array, params)
+    params["rnn"]["W_h"][bad_agent, bad_update:] = np.nan
+    metrics = {k: np.array(v) for k, v in run.metrics.items()}
+    metrics["diverged"][bad_agent, bad_update:] = 1.0
+    metrics["eval_return"][bad_agent, bad_update:] = np.nan
+    info = dict(run.info, diverged=[{"agent": bad_agent, "seed": 1, "obs": "po",
+                                     "update": bad_update}])
+    path = runs.save_run(tmp_path / "run", run.config, run.agents, params, metrics, info=info)
+    summary = analyse_run(path, progress=False, options=QUICK_OPTIONS)
+    _strict_json((path / pipeline.SUMMARY_FILE).read_text())
+    assert summary["diverged"] == info["diverged"]
+    assert summary["excluded_from_claims"] == [bad_agent]
+    assert summary["agents"][bad_agent]["diverged"] is True
+    assert summary["claims"][2]["stats"]["seeds"] == [0]       # PO seeds used: 0 only
+    assert summary["claims"][4]["stats"]["n_seeds"] == 1
+    assert "left out" in (path / pipeline.REPORT_FILE).read_text()
+    res = pipeline.load_analysis(path)
+    assert np.isnan(res["tau_avg"][bad_agent, bad_update:]).all()
+    assert np.isfinite(res["tau_avg"][bad_agent, :bad_update]).all()
+    assert not res["fp_valid"][bad_agent, bad_update:].any()
+
+
+def test_threaded_timescales_match_integration_timescales():
+    """The NumPy/threads path gives the estimator of analysis.integration_timescales."""
+    key = jax.random.key(3)
+    k1, k2 = jax.random.split(key)
+    # gain 0.8: no eigenvalue near the unit circle, where τ = 1/|ln|λ|| is ill-conditioned
+    w = 0.8 * jax.random.normal(k1, (3, 12, 12)) / math.sqrt(12)
+    h = jnp.tanh(jax.random.normal(k2, (3, 2, 50, 12)))
+    got = pipeline.timescales_agent(w, h, top=5, stride=2, workers=2)
+    want = jax.vmap(lambda ww, hh: analysis.integration_timescales(ww, hh, stride=2))(w, h)
+    np.testing.assert_allclose(got["tau_avg"], want.avg, rtol=2e-3)
+    np.testing.assert_allclose(got["tau_mean"], want.mean, rtol=2e-3)
+    np.testing.assert_allclose(got["tau_avg_ci"], want.avg_ci, rtol=2e-3)
+    one = pipeline.timescales_agent(w, h, top=5, stride=2, workers=1)
+    np.testing.assert_array_equal(one["tau_avg"], got["tau_avg"])
+
+
+def test_options_validation_and_stages():
+    assert pipeline.default_stages(100) == (0, 10, 25, 50, 100)
+    assert pipeline.default_stages(3) == (0, 1, 2, 3)
+    with pytest.raises(ValueError, match="return_episodes"):
+        pipeline.AnalysisOptions(map_episodes=4, return_episodes=10).validate()
+    with pytest.raises(ValueError, match="tau_stride"):
+        pipeline.AnalysisOptions(tau_stride=0).validate()
+    opts = pipeline.AnalysisOptions(stages=(0, 2))
+    assert pipeline.AnalysisOptions.from_dict(opts.to_dict()) == opts
+
+
+def test_eigvals_host_matches_numpy(monkeypatch):
+    rng = np.random.default_rng(0)
+    mats = rng.normal(0, 0.2, (20, 9, 9)).astype(np.float32)
+    mats[0] = np.diag(np.arange(1.0, 10.0))                 # eigenvalues we chose
+    mats[1] = [[0, -1] + [0] * 7, [1, 0] + [0] * 7] + [[0] * 9] * 7   # ±i and zeros
+    want = np.linalg.eigvals(mats.astype(np.float64))
+    got = pipeline.eigvals_host(mats)
+    assert got.shape == (20, 9) and got.dtype == np.complex64
+    np.testing.assert_allclose(np.sort_complex(got), np.sort_complex(want), atol=1e-5)
+    np.testing.assert_allclose(np.sort(got[0].real), np.arange(1.0, 10.0), rtol=1e-6)
+    # the input is not modified (sgeev overwrites its own copy)
+    assert np.array_equal(mats[0], np.diag(np.arange(1.0, 10.0)).astype(np.float32))
+    # the NumPy fallback gives the same eigenvalues
+    monkeypatch.setattr(pipeline, "_SGEEV", False)
+    fallback = pipeline.eigvals_host(mats)
+    np.testing.assert_allclose(np.sort_complex(fallback), np.sort_complex(got), atol=1e-5)
+    with pytest.raises(np.linalg.LinAlgError):
+        pipeline.eigvals_host(np.full((1, 3, 3), np.nan))
