@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: sweep-<date>-<time>)")
     p.add_argument("--no-analysis", action="store_true",
                    help="train and save only; skip the analysis stage")
+    p.add_argument("--analysis-only", type=Path, default=None, metavar="RUN_DIR",
+                   help="no training: (re-)analyse the saved run RUN_DIR (with the options "
+                        "of its last analysis, if any, unless --quick)")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run in seconds: 2 seeds, 3 updates × 256 steps, 2 epochs "
+                        "(unless given explicitly) and a tiny analysis")
     p.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                    help="continue an interrupted sweep from its last saved chunk (its "
                         "config is read from RUN_DIR; flags given must agree with it)")
@@ -115,9 +121,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+QUICK = {"seeds": 2, "updates": 3, "steps_per_update": 256}
+
+
 def parse_args(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.quick:               # shrink whatever the user did not set explicitly
+        given = argv if argv is not None else sys.argv[1:]
+        for name, value in QUICK.items():
+            flag = "--" + name.replace("_", "-")
+            if not any(a == flag or a.startswith(flag + "=") for a in given):
+                setattr(args, name, value)
+    if args.analysis_only is not None and (args.resume is not None or args.no_analysis):
+        parser.error("argument --analysis-only: not allowed with --resume or --no-analysis")
     if not args.distributed:
         for flag in ("coordinator", "num_processes", "process_id"):
             if getattr(args, flag) is not None:
@@ -136,8 +153,10 @@ def parse_args(argv=None):
                "n_updates": "--updates", "seq_len": "--steps-per-update",
                "n_minibatches": "--steps-per-update"}
     try:
+        quick = dict(n_epochs=2, eval_episodes=4) if args.quick else {}
         config = TrainConfig(n_updates=args.updates, rollout_len=args.steps_per_update,
-                             n_envs=args.envs, encoding=args.encoding, **scalar).validate()
+                             n_envs=args.envs, encoding=args.encoding, **quick,
+                             **scalar).validate()
         for name, values in sweep.items():
             for v in values:
                 config.replace(**{name: v}).validate()
@@ -221,6 +240,15 @@ def main(argv=None) -> int:
         _host_devices(args.devices)
     from rnnctl.experiment import Interrupted, train_to_dir
     from rnnctl.runs import RunError
+    if args.analysis_only is not None:
+        if not writer:
+            return 0
+        try:
+            from rnnctl.runs import load_run
+            load_run(args.analysis_only)        # a clear one-line error for a bad dir
+        except RunError as e:
+            return _fail(str(e))
+        return analyse(args.analysis_only, args)
     try:
         if args.resume is not None:
             config, agents = _resume_target(args, argv)
@@ -259,9 +287,53 @@ def main(argv=None) -> int:
               f"update {d['update']}; its parameters were frozen at update {d['update'] - 1}")
     print(summary_table(agents, result.metrics, config))
     print(f"saved {path}")
-    if not args.no_analysis:
-        print("analysis stage: not available yet (train-only run)")
+    if args.no_analysis:
+        return 0
+    return analyse(path, args)
+
+
+def analyse(run_dir: Path, args) -> int:
+    """The analysis stage: figures, summary.json and report.md in the run directory."""
+    from rnnctl.pipeline import (DEFAULT_OPTIONS, QUICK_OPTIONS, SUMMARY_FILE,
+                                 AnalysisOptions, PipelineError, analyse_run)
+    from rnnctl.runs import RunError, read_json
+    options = DEFAULT_OPTIONS
+    if args.quick:
+        options = QUICK_OPTIONS
+    elif args.analysis_only is not None and (run_dir / SUMMARY_FILE).exists():
+        try:    # re-analyse as last time
+            options = AnalysisOptions.from_dict(read_json(run_dir / SUMMARY_FILE)
+                                                ["analysis_options"])
+        except (RunError, KeyError, TypeError, ValueError):
+            options = DEFAULT_OPTIONS
+    print(f"Analysing {run_dir} ...", flush=True)
+    try:
+        summary = analyse_run(run_dir, progress=not args.quiet, options=options)
+    except RunError as e:
+        return _fail(str(e))
+    except PipelineError as e:
+        print(f"python -m experiments.sweep: analysis failed: {e}", file=sys.stderr)
+        print(f"what was saved is kept; retry with: python -m experiments.sweep "
+              f"--analysis-only {run_dir}", file=sys.stderr)
+        return 1
+    print(claims_table(summary))
+    print(f"wrote {run_dir / 'summary.json'}, {run_dir / 'report.md'} and "
+          f"{run_dir / 'figures'}/")
     return 0
+
+
+def claims_table(summary: dict) -> str:
+    """One line per claim of the paper: holds or not."""
+    lines = ["The paper's claims on this run:"]
+    for c in summary["claims"]:
+        lines.append(f"  {c['id']}. {'HOLDS        ' if c['holds'] else 'does not hold'}  "
+                     f"{c['claim']}")
+    t = summary.get("timing", {})
+    if t:
+        lines.append("timing: " + ", ".join(f"{k} {v:.1f}s" for k, v in t.items()
+                                            if k.endswith("_s") and isinstance(v, (int, float))
+                                            and k != "env_steps_per_s"))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
