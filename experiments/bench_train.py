@@ -37,7 +37,9 @@ def _time(f, *args, repeat=1):
 
 def whole_process_seconds(seeds: int) -> float:
     """Wall time of `python -m experiments.sweep --seeds N --no-analysis` (a fresh process)."""
+    import shutil
     out = Path("runs/bench/_sweep")
+    shutil.rmtree(out, ignore_errors=True)   # the sweep refuses to overwrite a run
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "experiments.sweep", "--seeds", str(seeds),
                     "--no-analysis", "--quiet", "--out", str(out)], check=True,
