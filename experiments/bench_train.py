@@ -17,6 +17,12 @@ import sys
 import time
 from pathlib import Path
 
+# One CPU device per core, set before jax starts: the "sharded" row uses them all, the
+# other rows use one device (which runs at the same speed with the others idle).
+if "xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_"
+                               f"platform_device_count={os.cpu_count() or 1}").strip()
+
 import rnnctl  # noqa: F401  (safe XLA flags before jax starts)
 import jax
 import jax.numpy as jnp
@@ -137,6 +143,11 @@ def main(argv=None) -> int:
                       "env_steps_per_s": steps / r.train_s,
                       "final_eval_return_fo": float(np.mean(r.metrics["eval_return"][0::2, -1])),
                       "final_eval_return_po": float(np.mean(r.metrics["eval_return"][1::2, -1]))}
+    n_dev = len(jax.devices())
+    if n_dev > 1:
+        rs = train_agents(config, agents, progress=False, devices=n_dev)
+        res["sharded"] = {"devices": n_dev, "compile_s": rs.compile_s, "train_s": rs.train_s,
+                          "env_steps_per_s": steps / rs.train_s}
     loop = agent_by_agent(config, agents)
     loop["env_steps_per_s"] = steps / loop["train_s"]
     res["agent_by_agent"] = loop
@@ -149,6 +160,10 @@ def main(argv=None) -> int:
     v, l, sb = res["vmapped"], res["agent_by_agent"], res["sb3_recurrent_ppo"]
     rows = [("rnnctl, vmapped (one program)", v["compile_s"], v["train_s"], v["env_steps_per_s"]),
             ("rnnctl, agent by agent", l["compile_s"], l["train_s"], l["env_steps_per_s"])]
+    if "sharded" in res:
+        sh = res["sharded"]
+        rows.insert(1, (f"rnnctl, vmapped, --devices {sh['devices']}", sh["compile_s"],
+                        sh["train_s"], sh["env_steps_per_s"]))
     if sb:
         rows.append((f"sb3-contrib RecurrentPPO {sb['version']} ({sb['updates']} updates)",
                      float("nan"), sb["train_s"], sb["env_steps_per_s"]))
@@ -161,6 +176,11 @@ def main(argv=None) -> int:
     if sb:
         res["ratios"]["vmapped_over_sb3"] = v["env_steps_per_s"] / sb["env_steps_per_s"]
         print(f"vmapped / RecurrentPPO: {res['ratios']['vmapped_over_sb3']:,.0f}×")
+        if "sharded" in res:
+            res["ratios"]["sharded_over_sb3"] = (res["sharded"]["env_steps_per_s"]
+                                                 / sb["env_steps_per_s"])
+            print(f"vmapped on {res['sharded']['devices']} devices / RecurrentPPO (both using "
+                  f"all cores): {res['ratios']['sharded_over_sb3']:,.0f}×")
     print(f"vmapped / agent-by-agent: {res['ratios']['vmapped_over_loop']:.2f}×")
     if "whole_process_s" in res:
         print(f"whole `experiments.sweep --seeds {args.seeds} --no-analysis` process: "
