@@ -124,14 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
 QUICK = {"seeds": 2, "updates": 3, "steps_per_update": 256}
 
 
+def _given(flag: str, argv=None) -> bool:
+    """Whether `flag` was typed on the command line (as `--flag V` or `--flag=V`)."""
+    words = argv if argv is not None else sys.argv[1:]
+    return any(a == flag or a.startswith(flag + "=") for a in words)
+
+
 def parse_args(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.quick:               # shrink whatever the user did not set explicitly
-        given = argv if argv is not None else sys.argv[1:]
         for name, value in QUICK.items():
-            flag = "--" + name.replace("_", "-")
-            if not any(a == flag or a.startswith(flag + "=") for a in given):
+            if not _given("--" + name.replace("_", "-"), argv):
                 setattr(args, name, value)
     if args.analysis_only is not None and (args.resume is not None or args.no_analysis):
         parser.error("argument --analysis-only: not allowed with --resume or --no-analysis")
@@ -201,9 +205,7 @@ def _resume_target(args, argv):
     from rnnctl.runs import RunError, config_diff, read_run_meta
     meta = read_run_meta(args.resume, allow_incomplete=True)
     saved = TrainConfig.from_dict(meta["config"])
-    given = [f for f in _TRAINING_FLAGS
-             if any(a == f or a.startswith(f + "=") for a in (argv or sys.argv[1:]))]
-    if given:
+    if any(_given(f, argv) for f in _TRAINING_FLAGS):
         diff = config_diff(meta["config"], args.config.to_dict())
         if diff or (args.sweep and meta["agents"] != _agents(args)):
             raise RunError(f"--resume: {args.resume} was made with a different config "
