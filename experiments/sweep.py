@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import rnnctl  # noqa: F401  (applies the safe XLA flags before jax starts)
-from rnnctl.config import OBS_SETTINGS, SWEPT_FIELDS, ConfigError, TrainConfig
+from rnnctl.config import ENCODINGS, OBS_SETTINGS, RNN_INITS, SWEPT_FIELDS, ConfigError, TrainConfig
 
 DEFAULTS = TrainConfig()
 
@@ -75,7 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default: {DEFAULTS.rollout_len}, the paper's)")
     p.add_argument("--envs", type=_positive_int, default=DEFAULTS.n_envs,
                    help=f"parallel environments per agent (default: {DEFAULTS.n_envs})")
-    p.add_argument("--encoding", choices=["cos_sin", "angle"], default=DEFAULTS.encoding,
+    p.add_argument("--rnn-init", choices=list(RNN_INITS), default=DEFAULTS.rnn_init,
+                   help="recurrent-cell initialisation: torch_uniform = U(±1/√H) for W_h, W_x, b "
+                        "(PyTorch's nn.RNN, ρ(W_h) ≈ 0.58); normal = W_h ~ N(0, 1/H) (ρ ≈ 1); "
+                        f"orthogonal (|λ| = 1) (default: {DEFAULTS.rnn_init})")
+    p.add_argument("--encoding", choices=list(ENCODINGS), default=DEFAULTS.encoding,
                    help="input encoding of θ: cos_sin = (cos θ, sin θ), angle = wrapped θ "
                         f"(default: {DEFAULTS.encoding})")
     for name in SWEPT_FIELDS:
@@ -159,7 +163,8 @@ def parse_args(argv=None):
     try:
         quick = dict(n_epochs=2, eval_episodes=4) if args.quick else {}
         config = TrainConfig(n_updates=args.updates, rollout_len=args.steps_per_update,
-                             n_envs=args.envs, encoding=args.encoding, **quick,
+                             n_envs=args.envs, encoding=args.encoding,
+                             rnn_init=args.rnn_init, **quick,
                              **scalar).validate()
         for name, values in sweep.items():
             for v in values:
@@ -192,7 +197,7 @@ def summary_table(agents, metrics, config) -> str:
 
 
 _TRAINING_FLAGS = ("--seeds", "--obs", "--updates", "--steps-per-update", "--envs",
-                   "--encoding", *(f"--{n.replace('_', '-')}" for n in SWEPT_FIELDS))
+                   "--encoding", "--rnn-init", *(f"--{n.replace('_', '-')}" for n in SWEPT_FIELDS))
 
 
 def _fail(message: str) -> int:

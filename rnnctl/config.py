@@ -14,7 +14,9 @@ import jax.numpy as jnp
 from flax import struct
 
 OBS_SETTINGS = ("fo", "po")
-ENCODINGS = ("cos_sin", "angle")
+ENCODINGS = ("angle", "cos_sin")
+#: Must match `networks.RNN_INITS` (kept here so config stays free of model imports).
+RNN_INITS = ("torch_uniform", "normal", "orthogonal")
 
 #: Hyperparameters that may be swept (one value per agent).
 SWEPT_FIELDS = ("lr", "gamma", "gae_lambda", "clip_eps", "ent_coef", "vf_coef",
@@ -58,9 +60,10 @@ class TrainConfig:
     # --- network (static) ------------------------------------------------------------
     hidden: int = 64
     head_hidden: int = 64
-    encoding: str = "cos_sin"     # "cos_sin": (cos θ, sin θ[, θ̇]); "angle": (wrap θ[, θ̇])
+    encoding: str = "angle"       # "angle": (wrap θ[, θ̇]); "cos_sin": (cos θ, sin θ[, θ̇])
+    rnn_init: str = "torch_uniform"  # "torch_uniform" | "normal" | "orthogonal" (networks.init_rnn)
     theta_dot_scale: float = 0.125  # θ̇ enters the RNN as θ̇ · scale (1/max_speed)
-    recurrent_gain: float = 1.0   # W_h ~ N(0, gain²/H)
+    recurrent_gain: float = 1.0   # gain of the "normal"/"orthogonal" W_h (ρ ≈ gain)
     init_log_std: float = 0.0
     anneal_lr: bool = True        # linear decay to 0 over the run
     # --- evaluation inside the compiled loop (static) -----------------------------------
@@ -97,6 +100,8 @@ class TrainConfig:
             raise ConfigError(f"eval_episodes must be a non-negative integer, got {self.eval_episodes!r}")
         if self.encoding not in ENCODINGS:
             raise ConfigError(f"encoding must be one of {ENCODINGS}, got {self.encoding!r}")
+        if self.rnn_init not in RNN_INITS:
+            raise ConfigError(f"rnn_init must be one of {RNN_INITS}, got {self.rnn_init!r}")
         if self.rollout_len % self.seq_len:
             raise ConfigError(f"rollout_len ({self.rollout_len}) must be divisible by "
                               f"seq_len ({self.seq_len})")
@@ -121,6 +126,9 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
+        d = dict(d)
+        # Runs saved before `rnn_init` existed were initialised with N(0, gain²/H).
+        d.setdefault("rnn_init", "normal")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:

@@ -21,16 +21,49 @@ import jax.numpy as jnp
 
 Params = dict
 
-__all__ = ["init_params", "cell", "reset_hidden", "step", "policy", "value", "heads",
+__all__ = ["RNN_INITS", "init_rnn", "init_params", "cell", "reset_hidden", "step", "policy", "value", "heads",
            "distribution", "hidden_size", "input_size"]
 
 
+#: Initialisations of the recurrent cell (`TrainConfig.rnn_init`).
+RNN_INITS = ("torch_uniform", "normal", "orthogonal")
+
+
+def init_rnn(key: jax.Array, input_dim: int, hidden: int = 64, rnn_init: str = "torch_uniform",
+             recurrent_gain: float = 1.0) -> dict:
+    """Initial recurrent-cell parameters {"W_h": [H, H], "W_x": [H, I], "b": [H]}.
+
+    Args:
+      rnn_init: "torch_uniform": W_h, W_x and b ~ U(-1/√H, 1/√H), PyTorch's `nn.RNN` default
+        (spectral radius of W_h ≈ 0.58 at H = 64); "normal": W_h ~ N(0, gain²/H)
+        (ρ ≈ gain), W_x orthogonal, b = 0; "orthogonal": W_h = gain · a random orthogonal
+        matrix (every |λ| = gain), W_x orthogonal, b = 0.
+      recurrent_gain: the gain of "normal" and "orthogonal" (ignored by "torch_uniform").
+    """
+    k_h, k_x, k_b = jax.random.split(key, 3)
+    ortho = jax.nn.initializers.orthogonal
+    if rnn_init == "torch_uniform":
+        bound = 1.0 / jnp.sqrt(hidden)
+        u = lambda k, shape: jax.random.uniform(k, shape, jnp.float32, -bound, bound)
+        return {"W_h": u(k_h, (hidden, hidden)), "W_x": u(k_x, (hidden, input_dim)),
+                "b": u(k_b, (hidden,))}
+    if rnn_init == "normal":
+        w_h = recurrent_gain / jnp.sqrt(hidden) * jax.random.normal(k_h, (hidden, hidden))
+    elif rnn_init == "orthogonal":
+        w_h = ortho(recurrent_gain)(k_h, (hidden, hidden), jnp.float32)
+    else:
+        raise ValueError(f"rnn_init must be one of {RNN_INITS}, got {rnn_init!r}")
+    return {"W_h": w_h, "W_x": ortho(1.0)(k_x, (hidden, input_dim), jnp.float32),
+            "b": jnp.zeros((hidden,), jnp.float32)}
+
+
 def init_params(key: jax.Array, input_dim: int, hidden: int = 64, head_hidden: int = 64,
-                recurrent_gain: float = 1.0, init_log_std: float = 0.0) -> Params:
+                recurrent_gain: float = 1.0, init_log_std: float = 0.0,
+                rnn_init: str = "torch_uniform") -> Params:
     """Random initial parameters.
 
-    W_h ~ N(0, gain²/H) (a random recurrent matrix with spectral radius ≈ gain); input and
-    head weights orthogonal (PPO's usual gains: √2 hidden, 0.01 policy mean, 1 value).
+    The cell as `init_rnn(rnn_init)`; head weights orthogonal (PPO's usual gains: √2 hidden,
+    0.01 policy mean, 1 value), biases 0.
     """
     k = jax.random.split(key, 6)
     ortho = jax.nn.initializers.orthogonal
@@ -40,11 +73,7 @@ def init_params(key: jax.Array, input_dim: int, hidden: int = 64, head_hidden: i
                 "bias": jnp.zeros((n_out,), jnp.float32)}
 
     return {
-        "rnn": {
-            "W_h": recurrent_gain / jnp.sqrt(hidden) * jax.random.normal(k[0], (hidden, hidden)),
-            "W_x": ortho(1.0)(k[1], (hidden, input_dim), jnp.float32),
-            "b": jnp.zeros((hidden,), jnp.float32),
-        },
+        "rnn": init_rnn(k[0], input_dim, hidden, rnn_init, recurrent_gain),
         "actor": {
             "hidden": dense(k[2], hidden, head_hidden, jnp.sqrt(2.0)),
             "mean": dense(k[3], head_hidden, 1, 0.01),

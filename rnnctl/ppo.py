@@ -217,7 +217,8 @@ def make_train(config: TrainConfig, mesh: jax.sharding.Mesh | None = None) -> Tr
     def init_agent(key, mask, hyper):
         k_param, k_env, k_next = jax.random.split(key, 3)
         params = networks.init_params(k_param, in_dim, cfg.hidden, cfg.head_hidden,
-                                      cfg.recurrent_gain, cfg.init_log_std)
+                                      cfg.recurrent_gain, cfg.init_log_std,
+                                      cfg.rnn_init)
         obs, env_state = jax.vmap(envs.reset)(jax.random.split(k_env, E))
         env = EnvCarry(env_state=env_state, obs=obs, start=jnp.ones((E,), bool),
                        h=jnp.zeros((E, cfg.hidden)), episode_return=jnp.zeros((E,)))
