@@ -4,6 +4,7 @@ import rnnctl  # noqa: F401  (safe XLA flags before jax starts)
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from rnnctl import analysis
 
@@ -79,3 +80,58 @@ def test_vmap_over_checkpoints_matches_loop():
     pcs = jax.vmap(analysis.pca)(hs)
     np.testing.assert_allclose(pcs.explained_variance[1],
                                analysis.pca(hs[1]).explained_variance, rtol=1e-4)
+
+
+def test_participation_ratio_of_ring_line_and_isotropic_noise():
+    rng = np.random.default_rng(4)
+    theta = rng.uniform(-np.pi, np.pi, 5000)
+    ring = np.zeros((5000, H), np.float32)
+    ring[:, 0], ring[:, 1] = np.cos(theta), np.sin(theta)
+    assert float(analysis.participation_ratio(ring)) == pytest.approx(2.0, abs=0.05)
+    # any rotation and scale of the plane, offset, leading sample axes
+    tilted = (3.0 * _ring(theta, noise=0.0)).reshape(50, 100, H)
+    assert float(analysis.participation_ratio(tilted)) == pytest.approx(2.0, abs=0.05)
+    line = (rng.normal(size=(1000, 1)) * _plane(5)[0]).astype(np.float32)
+    assert float(analysis.participation_ratio(line)) == pytest.approx(1.0, abs=1e-3)
+    # N isotropic Gaussian samples in H dims: H·N/(N + H) (finite-sample shrinkage)
+    noise = rng.normal(size=(20000, H)).astype(np.float32)
+    assert float(analysis.participation_ratio(noise)) == pytest.approx(
+        H * 20000 / (20000 + H), rel=0.01)
+    assert np.isnan(float(analysis.participation_ratio(np.ones((10, H), np.float32))))
+
+
+def test_theta_variance_explained_ring_vs_noise():
+    rng = np.random.default_rng(5)
+    n = 20000
+    theta = rng.uniform(-np.pi, np.pi, n)
+    ring = np.zeros((n, H), np.float32)
+    ring[:, 0], ring[:, 1] = np.cos(theta), np.sin(theta)
+    ve = float(analysis.theta_variance_explained(ring, theta))
+    assert ve > 0.99
+    assert ve == pytest.approx(1 - (2 * np.pi / 32) ** 2 / 12, abs=5e-4)   # arc-width loss
+    # unwrapped θ is wrapped first: θ + 2π is the same angle
+    assert float(analysis.theta_variance_explained(ring, theta + 2 * np.pi)) == \
+        pytest.approx(ve, abs=1e-4)
+    # a line ordered by θ is still a function of θ
+    line = (theta[:, None] * _plane(6)[0]).astype(np.float32)
+    assert float(analysis.theta_variance_explained(line, theta, n_bins=256)) > 0.99
+    # states unrelated to θ: only what the bin means absorb, ≈ (B − 1)/(N − 1)
+    noise = rng.normal(size=(n, H)).astype(np.float32)
+    ve_noise = float(analysis.theta_variance_explained(noise, theta))
+    assert abs(ve_noise - 31 / (n - 1)) < 1e-3
+    # the same ring states with θ shuffled
+    assert float(analysis.theta_variance_explained(ring, rng.permutation(theta))) < 0.01
+
+
+def test_variance_explained_ignores_empty_bins_and_vmaps():
+    rng = np.random.default_rng(6)
+    theta = rng.uniform(0.0, 1.0, (3, 2000))              # only a few of 32 bins visited
+    h = np.stack([np.stack([np.cos(t), np.sin(t)], -1) for t in theta]).astype(np.float32)
+    h = np.concatenate([h, np.zeros((3, 2000, 6), np.float32)], -1)
+    h[2] = rng.normal(size=(2000, 8))
+    batched = jax.jit(jax.vmap(analysis.theta_variance_explained))(h, theta)
+    looped = [analysis.theta_variance_explained(h[i], theta[i]) for i in range(3)]
+    np.testing.assert_allclose(batched, looped, rtol=1e-5)
+    assert batched[0] > 0.95 and batched[2] < 0.02
+    pr = jax.vmap(analysis.participation_ratio)(h)
+    np.testing.assert_allclose(pr[2], analysis.participation_ratio(h[2]), rtol=1e-5)

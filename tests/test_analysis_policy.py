@@ -75,3 +75,61 @@ def test_vmap_over_checkpoints_matches_loop():
         assert float(sharp[i]) == float(analysis.sharpness(one))
     assert sharp[0] < sharp[1] < sharp[2]      # sharper with gain
     assert int(maps.counts[0].sum()) == 1000
+
+
+def test_boundary_contrast_bang_bang_is_one():
+    step = _grid(lambda th, thd: 2.0 * np.sign(np.sin(th) + 0.1 * thd))
+    assert float(analysis.boundary_contrast(step)) == pytest.approx(1.0)
+    # torques beyond the limit are clipped to what the pendulum feels
+    assert float(analysis.boundary_contrast(3 * step)) == pytest.approx(1.0)
+
+
+def test_boundary_contrast_smooth_policy_is_slope_times_bin_width():
+    n, k = 64, 1.5
+    dth = 2 * np.pi / n
+    # u = −k sin θ changes sign at θ = 0 and θ = ±π (across the wrap): a jump of
+    # 2k·sin(Δθ/2) at each, in every θ̇ row
+    smooth = _grid(lambda th, thd: -k * np.sin(th), n)
+    assert float(analysis.boundary_contrast(smooth)) == pytest.approx(
+        k * np.sin(dth / 2) / 2.0, rel=1e-4)
+    # u = −k θ: jump k·Δθ at θ = 0 ...
+    linear = _grid(lambda th, thd: -k * th / np.pi, n)        # slope k/π, |u| ≤ k
+    slope = k / np.pi
+    no_wrap = float(analysis.boundary_contrast(linear, wrap_theta=False))
+    assert no_wrap == pytest.approx(slope * dth / 4.0, rel=1e-4)
+    # ... and, across the wrap, the jump from −k(π−Δθ/2)/π to +k(π−Δθ/2)/π
+    wrap_jump = 2 * slope * (np.pi - dth / 2)
+    assert float(analysis.boundary_contrast(linear)) == pytest.approx(
+        (slope * dth + wrap_jump) / 2 / 4.0, rel=1e-4)
+
+
+def test_boundary_contrast_uses_the_wrap_neighbour_and_theta_dot_neighbours():
+    u = np.full((8, 3), np.nan, np.float32)
+    u[:3] = 0.5                     # θ bins 0-2 push +, bins 6-7 push −, 3-5 unvisited:
+    u[6:] = -1.5                    # the only sign change is bins 7 → 0, across ±π
+    assert float(analysis.boundary_contrast(u)) == pytest.approx((0.5 + 1.5) / 4.0)
+    assert np.isnan(float(analysis.boundary_contrast(u, wrap_theta=False)))
+    # a change along θ̇ only (damping-like): bins θ̇ < 0 push +, θ̇ > 0 push −
+    damp = _grid(lambda th, thd: -0.5 * np.sign(thd), 16)
+    assert float(analysis.boundary_contrast(damp)) == pytest.approx(1.0 / 4.0)
+    # no sign change anywhere, or nothing visited
+    assert np.isnan(float(analysis.boundary_contrast(_grid(lambda th, thd: 1 + 0 * th))))
+    assert np.isnan(float(analysis.boundary_contrast(np.full((4, 4), np.nan))))
+    # a zero torque is no sign: 1 → 0 → −1 has no opposite-sign neighbours
+    assert np.isnan(float(analysis.boundary_contrast(
+        np.array([[1.0], [0.0], [-1.0], [0.0]]), wrap_theta=True)))
+
+
+def test_boundary_contrast_on_policy_maps_vmaps():
+    rng = np.random.default_rng(1)
+    th = rng.uniform(-np.pi, np.pi, (3, 20000))
+    thd = rng.uniform(-8, 8, (3, 20000))
+    gains = np.array([0.2, 1.0, 50.0])[:, None]
+    u = np.clip(-gains * np.sin(th) * 2, -2, 2)
+    maps = jax.vmap(lambda a, b, c: analysis.policy_map(a, b, c, bins=16))(th, thd, u)
+    bc = jax.jit(jax.vmap(analysis.boundary_contrast))(maps)
+    looped = [float(analysis.boundary_contrast(analysis.policy_map(th[i], thd[i], u[i],
+                                                                   bins=16)))
+              for i in range(3)]
+    np.testing.assert_allclose(bc, looped, rtol=1e-5)
+    assert bc[0] < bc[1] < bc[2] and bc[2] > 0.9

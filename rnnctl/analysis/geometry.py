@@ -1,7 +1,10 @@
-"""Geometry of the hidden states (Fig 1c): PCA and a ring score.
+"""Geometry of the hidden states (Fig 1c): PCA, a ring score and two companions.
 
 The paper's PO agents lay their hidden states on a ring ordered by the pendulum angle θ.
-`ring_score` makes that one number per checkpoint (definition in its docstring).
+`ring_score` makes that one number per checkpoint (definition in its docstring);
+`participation_ratio` (how many dimensions the states fill: 2 for a planar ring) and
+`theta_variance_explained` (how much of their spread θ alone accounts for) test the two
+halves of the claim, "a ring" and "ordered by θ", separately.
 """
 from __future__ import annotations
 
@@ -9,7 +12,8 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-__all__ = ["PCA", "pca", "theta_bin_means", "ring_score"]
+__all__ = ["PCA", "pca", "theta_bin_means", "ring_score", "participation_ratio",
+           "theta_variance_explained"]
 
 
 @struct.dataclass
@@ -65,6 +69,13 @@ def pca(h: jax.Array, n_components: int = 3) -> PCA:
     return _weighted_pca(x, jnp.ones(x.shape[0], x.dtype), n_components)
 
 
+def _theta_bin_index(theta: jax.Array, n_bins: int) -> jax.Array:
+    """[N] bin of each flattened θ among `n_bins` equal bins over [-π, π)."""
+    th = jnp.reshape(jnp.asarray(theta), (-1,))
+    return jnp.clip(jnp.floor((th + jnp.pi) / (2 * jnp.pi) * n_bins).astype(jnp.int32),
+                    0, n_bins - 1)
+
+
 def theta_bin_means(h: jax.Array, theta: jax.Array, n_bins: int = 36
                     ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Mean hidden state per θ bin (the population's tuning to θ).
@@ -77,9 +88,7 @@ def theta_bin_means(h: jax.Array, theta: jax.Array, n_bins: int = 36
       (means [n_bins, H] (0 where empty), counts [n_bins], centers [n_bins]).
     """
     x = jnp.reshape(jnp.asarray(h), (-1, h.shape[-1]))
-    th = jnp.reshape(jnp.asarray(theta), (-1,))
-    idx = jnp.clip(jnp.floor((th + jnp.pi) / (2 * jnp.pi) * n_bins).astype(jnp.int32),
-                   0, n_bins - 1)
+    idx = _theta_bin_index(theta, n_bins)
     counts = jnp.zeros(n_bins, x.dtype).at[idx].add(1.0)
     sums = jnp.zeros((n_bins, x.shape[-1]), x.dtype).at[idx].add(x)
     means = sums / jnp.maximum(counts, 1.0)[:, None]
@@ -129,3 +138,59 @@ def ring_score(h: jax.Array, theta: jax.Array, *, n_bins: int = 36) -> jax.Array
     num = jnp.sum(ww * s_phi * s_th)
     den = jnp.sqrt(jnp.sum(ww * s_phi**2) * jnp.sum(ww * s_th**2))
     return jnp.where(den > 0, jnp.abs(num) / jnp.where(den > 0, den, 1.0), 0.0)
+
+
+def participation_ratio(h: jax.Array) -> jax.Array:
+    """Effective dimensionality of hidden states: (Σλ)² / Σλ² of their covariance.
+
+    λ are the eigenvalues of the sample covariance C of the states; the ratio is computed
+    as tr(C)² / ‖C‖²_F, which equals it for a symmetric C without an eigendecomposition.
+    It is 1 for states on a line, 2 for a uniform circle in a plane, k for isotropic
+    spread in k dimensions (H·N/(N + H) for N isotropic Gaussian samples in H dimensions),
+    and independent of the scale. NaN when the states do not vary at all.
+
+    Args:
+      h: [..., H] hidden states; all leading axes are samples (e.g. `Rollout.h` [E, T, H]).
+    Returns:
+      [] participation ratio in [1, H] (vmap for one per checkpoint).
+    """
+    x = jnp.reshape(jnp.asarray(h), (-1, h.shape[-1]))
+    xc = x - jnp.mean(x, axis=0)
+    cov = xc.T @ xc / x.shape[0]           # the normalisation cancels in the ratio
+    tr, fro2 = jnp.trace(cov), jnp.sum(cov * cov)
+    return jnp.where(fro2 > 0, tr**2 / jnp.where(fro2 > 0, fro2, 1.0), jnp.nan)
+
+
+def theta_variance_explained(h: jax.Array, theta: jax.Array, *, n_bins: int = 32
+                             ) -> jax.Array:
+    """Fraction of the hidden states' variance that θ explains (binned, like an R²).
+
+    Bin θ into `n_bins` equal circular bins over [-π, π) (θ is wrapped first) and compare
+    the spread of the states around their bin's mean with their spread around the grand
+    mean:
+
+        VE = 1 − Σ_b Σ_{i ∈ b} ‖h_i − mean_b(h)‖² / Σ_i ‖h_i − mean(h)‖².
+
+    It is ≈ 1 when h is a function of θ alone (exactly 1 in the limit of narrow bins;
+    a unit circle h = (cos θ, sin θ) with 32 bins loses ≈ (2π/32)²/12 ≈ 0.003), and 0
+    when the bin means coincide. With finite bins it is slightly positive for states
+    unrelated to θ: about (B − 1)/(N − 1) for B visited bins and N samples, the share of
+    the noise that the B fitted bin means absorb. Unlike `ring_score` it weighs every
+    sample (where the agent spends its time counts) and says nothing about the shape
+    (a line ordered by θ also scores 1). Empty bins are ignored; NaN when h does not vary.
+
+    Args:
+      h: [..., H] hidden states (e.g. `Rollout.h` [E, T, H]).
+      theta: [...] angles of the same samples (`Rollout.theta`).
+      n_bins: θ bins over the circle.
+    Returns:
+      [] variance explained in [0, 1] (vmap for one per checkpoint).
+    """
+    x = jnp.reshape(jnp.asarray(h), (-1, h.shape[-1]))
+    wrapped = jnp.mod(jnp.asarray(theta) + jnp.pi, 2 * jnp.pi) - jnp.pi
+    means, _, _ = theta_bin_means(x, jnp.reshape(wrapped, (-1,)), n_bins)
+    idx = _theta_bin_index(wrapped, n_bins)
+    # Residuals rather than Σ‖h‖² − Σ n_b‖mean_b‖², which cancels badly in float32.
+    within = jnp.sum((x - means[idx]) ** 2)
+    total = jnp.sum((x - jnp.mean(x, axis=0)) ** 2)
+    return jnp.where(total > 0, 1.0 - within / jnp.where(total > 0, total, 1.0), jnp.nan)

@@ -1,4 +1,4 @@
-"""Policy maps (Fig 1b): mean torque over the (θ, θ̇) phase plane, and its sharpness.
+"""Policy maps (Fig 1b): mean torque over the (θ, θ̇) phase plane, and two sharpnesses.
 
 An RNN's action depends on its history, not only on (θ, θ̇), so the map is built from
 rollouts started at random states: bin the visited (θ, θ̇) and average the torque.
@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-__all__ = ["PolicyMap", "policy_map", "sharpness"]
+__all__ = ["PolicyMap", "policy_map", "sharpness", "boundary_contrast"]
 
 MAX_TORQUE = 2.0  # gymnax Pendulum-v1 (envs.MAX_TORQUE; not imported to keep this light)
 
@@ -116,3 +116,50 @@ def sharpness(pmap, *, max_torque: float = MAX_TORQUE, saturation: float = 0.9) 
     sat = visited & (jnp.abs(jnp.where(visited, torque, 0.0)) >= saturation * max_torque)
     n = visited.sum(axis=(-2, -1))
     return jnp.where(n > 0, sat.sum(axis=(-2, -1)) / jnp.maximum(n, 1), jnp.nan)
+
+
+def boundary_contrast(pmap, *, max_torque: float = MAX_TORQUE, wrap_theta: bool = True
+                      ) -> jax.Array:
+    """Sharpness of a policy map's decision boundary: the torque jump across it.
+
+    Over every pair of adjacent visited bins whose mean torques have strictly opposite
+    signs (the pairs that straddle the decision boundary), the mean of
+
+        |u₁ − u₂| / (2 · max_torque)   ∈ [0, 1],
+
+    with torques first clipped to ±max_torque (what the pendulum feels). Neighbours are
+    taken along θ̇ and along θ, where the first and last θ bins are neighbours too
+    (`wrap_theta`: θ is an angle, and the map spans the circle by default; pass False for
+    a map over part of it). Pairs in both directions count equally.
+
+    A bang-bang policy (±max_torque on either side of a sharp boundary) scores 1; a
+    smooth policy scores about its slope times a bin width: u = −k·sin θ gives
+    k·sin(Δθ/2)/max_torque per crossing, u = −k·θ gives k·Δθ/(2·max_torque) at θ = 0
+    (and, with the wrap, a jump of ≈ 2πk at θ = ±π, which is a real boundary). It
+    complements `sharpness` (the saturated fraction): a policy can saturate everywhere
+    yet switch through weak-torque bins, or switch abruptly without saturating. A bin
+    that straddles the boundary averages both sides and lowers the score, so it rewards
+    a boundary sharp in (θ, θ̇). Unvisited (NaN) bins pair with nothing; NaN when no
+    visited neighbours change sign.
+
+    Args:
+      pmap: a `PolicyMap`, or its torque array [..., Bθ, Bθ̇] with NaN for unvisited bins.
+      max_torque: the actuator limit (Pendulum: 2).
+      wrap_theta: treat the θ axis as circular (the grid spans [-π, π)).
+    Returns:
+      [...] contrast in [0, 1], or NaN.
+    """
+    torque = pmap.torque if hasattr(pmap, "torque") else jnp.asarray(pmap)
+    u = jnp.clip(torque, -max_torque, max_torque)
+
+    def pairs(u1, u2):
+        # NaN · x < 0 is False, so unvisited bins drop out of both sums.
+        cross = u1 * u2 < 0
+        jump = jnp.where(cross, jnp.abs(u1 - u2), 0.0)
+        return jump.sum(axis=(-2, -1)), cross.sum(axis=(-2, -1))
+
+    nxt = jnp.roll(u, -1, axis=-2) if wrap_theta else u[..., 1:, :]
+    j_th, n_th = pairs(u if wrap_theta else u[..., :-1, :], nxt)
+    j_thd, n_thd = pairs(u[..., :, :-1], u[..., :, 1:])
+    n = n_th + n_thd
+    return jnp.where(n > 0, (j_th + j_thd) / (2 * max_torque * jnp.maximum(n, 1)), jnp.nan)
