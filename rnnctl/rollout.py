@@ -21,7 +21,13 @@ from flax import struct
 from rnnctl import envs, networks
 from rnnctl.config import ConfigError, TrainConfig
 
-__all__ = ["Rollout", "rollout", "goal_input"]
+__all__ = ["Rollout", "rollout", "goal_input", "hanging_input", "constant_input",
+           "fixed_point_inputs", "FP_INPUTS"]
+
+#: The constant inputs at which fixed points are searched (SCIENCE.md §5): the goal
+#: observation (θ = 0, θ̇ = 0), the zero input, and the hanging observation (θ = π, θ̇ = 0).
+FP_INPUTS = ("goal", "zero", "hanging")
+_DEFAULT_ENCODING = TrainConfig.encoding
 
 
 @struct.dataclass
@@ -56,18 +62,42 @@ class Rollout:
         return self.reward.sum(-1)
 
 
-def goal_input(obs="fo", encoding: str = "cos_sin", theta_dot_scale: float = 0.125
-               ) -> jax.Array:
-    """The network input x at the goal state (θ = 0, θ̇ = 0): a natural x* for fixed points.
+def constant_input(theta, obs="fo", encoding: str = _DEFAULT_ENCODING,
+                   theta_dot_scale: float = 0.125, theta_dot=0.0) -> jax.Array:
+    """The network input x at the state (θ, θ̇) (θ̇ = 0 by default): a constant x* for
+    fixed points. Vmap over `theta` for a ring of inputs.
 
     Args:
+      theta: [] angle (rad; wrapped by the observation, so π and −π give the same x).
       obs: "fo", "po" or a mask [I] from `envs.obs_mask`.
+      encoding, theta_dot_scale: the run's input encoding and θ̇ scale.
     Returns:
-      [I] input; for "cos_sin" this is (1, 0, 0).
+      [I] input.
     """
     mask = _mask(obs, encoding)
-    raw, _ = envs.state_from(0.0, 0.0)
+    raw, _ = envs.state_from(theta, theta_dot)
     return envs.observe(raw, mask, encoding, theta_dot_scale)
+
+
+def goal_input(obs="fo", encoding: str = _DEFAULT_ENCODING, theta_dot_scale: float = 0.125
+               ) -> jax.Array:
+    """The network input x at the goal state (θ = 0, θ̇ = 0): [I]; (0, 0) for "angle",
+    (1, 0, 0) for "cos_sin"."""
+    return constant_input(0.0, obs, encoding, theta_dot_scale)
+
+
+def hanging_input(obs="fo", encoding: str = _DEFAULT_ENCODING, theta_dot_scale: float = 0.125
+                  ) -> jax.Array:
+    """The network input x hanging at rest (θ = π, θ̇ = 0): [I]."""
+    return constant_input(jnp.pi, obs, encoding, theta_dot_scale)
+
+
+def fixed_point_inputs(obs="fo", encoding: str = _DEFAULT_ENCODING,
+                       theta_dot_scale: float = 0.125) -> jax.Array:
+    """The inputs of `FP_INPUTS` stacked: [3, I] (goal, zero, hanging)."""
+    goal = goal_input(obs, encoding, theta_dot_scale)
+    return jnp.stack([goal, jnp.zeros_like(goal),
+                      hanging_input(obs, encoding, theta_dot_scale)])
 
 
 def _mask(obs, encoding: str) -> jax.Array:
@@ -91,7 +121,7 @@ def rollout(params: networks.Params, *, obs, key: jax.Array, n_episodes: int = 5
         array so FO and PO agents can be vmapped together.
       key: PRNG key; the same key gives the same start states and the same episodes.
       n_episodes: E, the number of episodes.
-      encoding: "cos_sin" or "angle"; default `config.encoding`, else "cos_sin".
+      encoding: "angle" or "cos_sin"; default `config.encoding`, else `TrainConfig`'s.
       theta_dot_scale: input scale s of θ̇; default `config.theta_dot_scale`, else 0.125.
       steps: T ≤ `envs.EPISODE_LEN` (200) steps per episode.
       config: a `TrainConfig` to take `encoding` and `theta_dot_scale` from.
@@ -99,7 +129,7 @@ def rollout(params: networks.Params, *, obs, key: jax.Array, n_episodes: int = 5
       `Rollout` with arrays [E, T, ...] (`jax.Array`s; under vmap, leading batch axes).
     """
     if encoding is None:
-        encoding = config.encoding if config is not None else "cos_sin"
+        encoding = config.encoding if config is not None else _DEFAULT_ENCODING
     if theta_dot_scale is None:
         theta_dot_scale = config.theta_dot_scale if config is not None else 0.125
     if not isinstance(steps, int) or not 0 < steps <= envs.EPISODE_LEN:

@@ -12,13 +12,20 @@ from rnnctl import analysis
 def test_timescales_of_chosen_eigenvalues():
     lam = jnp.array([0.5, -0.9, 0.99 * np.exp(0.3j), 0.0, 1.0, 1.2 * np.exp(-2j)],
                     jnp.complex64)
+    # every mode: |λ| = 1 is a perfect integrator (inf), |λ| = 1.2 grows with τ = 1/ln 1.2
     want = np.array([np.inf, 1 / -np.log(0.99), 1 / -np.log(0.9), 1 / np.log(1.2),
                      1 / np.log(2.0), 0.0])
-    np.testing.assert_allclose(analysis.timescales(lam, top=6), want, rtol=1e-4)
-    np.testing.assert_allclose(analysis.timescales(lam, top=3, dt=0.05), want[:3] * 0.05,
+    np.testing.assert_allclose(analysis.timescales(lam, top=6, stable_only=False), want,
+                               rtol=1e-4)
+    # the paper's τ: stable modes only (|λ| < 1); the two others are NaN, sorted last
+    stable = np.array([1 / -np.log(0.99), 1 / -np.log(0.9), 1 / np.log(2.0), 0.0,
+                       np.nan, np.nan])
+    np.testing.assert_allclose(analysis.timescales(lam, top=6), stable, rtol=1e-4)
+    np.testing.assert_allclose(analysis.timescales(lam, top=3, dt=0.05), stable[:3] * 0.05,
                                rtol=1e-4)
     batch = jnp.stack([lam, lam[::-1]])                  # [2, 6]: order of input is free
-    np.testing.assert_allclose(analysis.timescales(batch, top=2), [want[:2]] * 2, rtol=1e-4)
+    np.testing.assert_allclose(analysis.timescales(batch, top=2), [stable[:2]] * 2,
+                               rtol=1e-4)
     with pytest.raises(ValueError):
         analysis.timescales(lam, top=7)
 
@@ -69,15 +76,26 @@ def test_integration_timescales_match_known_spectra():
     np.testing.assert_allclose(res_s.tau, tau[::2] * 0.05, rtol=2e-4)
 
 
-def test_unit_modulus_is_capped_and_counted():
-    w = jnp.array([1.0, 0.5])                  # h = 0: λ = 1 exactly → τ = inf
+def test_slow_modes_are_capped_and_counted():
+    w = jnp.array([0.9, 0.5])                  # h = 0: λ = w; τ(0.9) = 9.49 > max_tau = 5
     h = jnp.zeros((10, 2))
-    capped = analysis.integration_timescales(jnp.diag(w), h, top=2, max_tau=1e4)
-    np.testing.assert_allclose(capped.tau[:, 0], 1e4)
+    capped = analysis.integration_timescales(jnp.diag(w), h, top=2, max_tau=5.0)
+    np.testing.assert_allclose(capped.tau[:, 0], 5.0)
     assert float(capped.frac_capped) == pytest.approx(0.5)
-    assert np.isfinite(capped.avg)
     raw = analysis.integration_timescales(jnp.diag(w), h, top=2, max_tau=None)
-    assert np.isinf(raw.tau[:, 0]).all()
+    np.testing.assert_allclose(raw.tau[:, 0], 1 / -np.log(0.9), rtol=1e-5)
+
+
+def test_unstable_and_unit_modes_are_left_out():
+    # λ = 1 (a perfect integrator) and λ = 1.5 (growing) have no decay timescale: the
+    # mean is over the stable modes only, never inf
+    w = jnp.array([1.0, 1.5, 0.5])
+    h = jnp.zeros((10, 3))
+    res = analysis.integration_timescales(jnp.diag(w), h, top=2)
+    np.testing.assert_allclose(res.tau[:, 0], 1 / np.log(2.0), rtol=1e-5)
+    assert np.isnan(res.tau[:, 1]).all()
+    np.testing.assert_allclose(res.avg, 1 / np.log(2.0), rtol=1e-5)    # mean of what exists
+    assert np.isfinite(res.avg_ci).all()
 
 
 def test_t_interval_covers_the_mean_99_percent():
@@ -101,5 +119,7 @@ def test_vmap_over_checkpoints_matches_loop():
             np.testing.assert_allclose(a[i], b, rtol=1e-4)  # τ ≫ 1 amplifies rounding
         lam = np.linalg.eigvals((1 - np.asarray(h[i]).reshape(-1, 16) ** 2)[:, :, None]
                                 * np.asarray(w_h[i]))
-        tau = np.sort(1 / np.abs(np.log(np.abs(lam))), -1)[:, ::-1][:, :5]
+        tau = np.where(np.abs(lam) < 1, 1 / np.abs(np.log(np.abs(lam))), -np.inf)
+        tau = np.sort(tau, -1)[:, ::-1][:, :5]
+        tau[np.isinf(tau)] = np.nan
         np.testing.assert_allclose(one.tau, tau, rtol=1e-3)

@@ -21,31 +21,44 @@ from rnnctl.analysis.dynamics import (FixedPointTrack, Regression, circular_mean
                                       track_fixed_points)
 from rnnctl.analysis.fixed_points import (FixedPoints, find_fixed_points, rnn_cell,
                                           sample_initial_states, sort_eigvals, speed)
-from rnnctl.analysis.geometry import PCA, pca, ring_score, theta_bin_means
-from rnnctl.analysis.linearize import (Timescales, integration_timescales, mean_ci,
-                                       recurrent_jacobians, timescales,
-                                       timescales_from_eigvals)
-from rnnctl.analysis.policy import PolicyMap, policy_map, sharpness
+from rnnctl.analysis.geometry import (PCA, participation_ratio, pca, ring_score,
+                                      theta_bin_means, theta_variance_explained)
+from rnnctl.analysis.linearize import (Timescales, eigvals_host, integration_timescales,
+                                       mean_ci, recurrent_jacobians, timescales,
+                                       timescales_from_eigvals, timescales_host)
+from rnnctl.analysis.policy import PolicyMap, boundary_contrast, policy_map, sharpness
+# `stats.mean_ci` (NumPy, NaN-aware) is reached as `analysis.stats.mean_ci`: the name
+# `mean_ci` here is the jittable one from `linearize`.
+from rnnctl.analysis import stats
+from rnnctl.analysis.stats import (GeometricMeanCI, MeanCI, SignCount, Stat,
+                                   geometric_mean_ci, one_sample_test, paired_test,
+                                   sign_count)
 
 __all__ = [
     # rollouts (rnnctl.rollout, loaded lazily)
-    "Rollout", "rollout", "goal_input",
+    "Rollout", "rollout", "goal_input", "hanging_input", "constant_input",
+    "fixed_point_inputs", "FP_INPUTS",
     # fixed points
     "FixedPoints", "find_fixed_points", "rnn_cell", "sample_initial_states", "speed",
     "sort_eigvals",
     # linearisation and timescales
     "timescales", "integration_timescales", "timescales_from_eigvals", "Timescales",
-    "recurrent_jacobians", "mean_ci",
+    "recurrent_jacobians", "mean_ci", "eigvals_host", "timescales_host",
     # geometry
-    "PCA", "pca", "ring_score", "theta_bin_means",
+    "PCA", "pca", "ring_score", "theta_bin_means", "participation_ratio",
+    "theta_variance_explained",
     # policy
-    "PolicyMap", "policy_map", "sharpness",
+    "PolicyMap", "policy_map", "sharpness", "boundary_contrast",
+    # across-seed statistics for the claims (host-side NumPy/SciPy)
+    "stats", "Stat", "paired_test", "one_sample_test", "geometric_mean_ci",
+    "GeometricMeanCI", "MeanCI", "sign_count", "SignCount",
     # dynamics over training
     "fixed_point_theta", "circular_mean", "track_fixed_points", "FixedPointTrack",
     "reward_to_go_regression", "Regression",
 ]
 
-_LAZY = {"Rollout", "rollout", "goal_input"}
+_LAZY = {"Rollout", "rollout", "goal_input", "hanging_input", "constant_input",
+         "fixed_point_inputs", "FP_INPUTS"}
 
 
 def __getattr__(name):
