@@ -10,7 +10,7 @@ vmapped call per agent chunk), their θ and tracking over checkpoints, integrati
 timescales (J_t at every --tau-stride-th of the 5 × 200 steps, NumPy eigenvalues in
 --tau-workers threads), PCA + ring score, policy maps + sharpness (their own rollouts from
 random starts), reward-to-go regression (PO agents). The stage functions are those of the
-analysis pipeline (`rnnctl.pipeline`), so this measures what `analyse_run` runs.
+analysis pipeline (`rnnctl.paper.compute`), so this measures what `analyse_run` runs.
 
 It also times the same fixed-point search done checkpoint by checkpoint in a Python loop
 (on a subset of checkpoints, extrapolated to all of them; compile excluded), both with one
@@ -40,7 +40,9 @@ import numpy as np
 
 from functools import partial
 
-from rnnctl import analysis, envs, networks, pipeline
+from rnnctl import analysis, envs, networks
+from rnnctl.paper import compute as pipeline
+from rnnctl.paper.options import AnalysisOptions
 from rnnctl.config import TrainConfig
 
 
@@ -145,7 +147,7 @@ def main(argv=None) -> int:
     print(f"analysing {n_agents} agents × {n_ckpt} checkpoints, H = {hidden}, "
           f"{jax.devices()[0].platform}, {os.cpu_count()} CPU cores", flush=True)
 
-    opts = pipeline.AnalysisOptions(
+    opts = AnalysisOptions(
         seed=args.seed, episodes=args.episodes, map_episodes=args.map_episodes,
         return_episodes=min(10, args.map_episodes), fp_init=args.n_init,
         fp_opt_steps=args.opt_steps, fp_newton_steps=args.newton_steps,
@@ -204,7 +206,7 @@ def main(argv=None) -> int:
     if "tau" not in skip:
         parts = []
         for a in range(n_agents):
-            parts.append(timed("timescales", timings, pipeline.timescales_agent,
+            parts.append(timed("timescales", timings, analysis.timescales_host,
                                params["rnn"]["W_h"][a], roll.h[a], top=5,
                                stride=args.tau_stride, workers=opts.tau_workers))
         tau = {k: np.stack([p[k] for p in parts]) for k in parts[0]}

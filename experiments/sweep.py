@@ -301,8 +301,8 @@ def main(argv=None) -> int:
 
 def analyse(run_dir: Path, args) -> int:
     """The analysis stage: figures, summary.json and report.md in the run directory."""
-    from rnnctl.pipeline import (DEFAULT_OPTIONS, QUICK_OPTIONS, SUMMARY_FILE,
-                                 AnalysisOptions, PipelineError, analyse_run)
+    from rnnctl.paper import (DEFAULT_OPTIONS, QUICK_OPTIONS, SUMMARY_FILE,
+                              AnalysisOptions, PipelineError, analyse_run)
     from rnnctl.runs import RunError, read_json
     options = DEFAULT_OPTIONS
     if args.quick:

@@ -283,8 +283,9 @@ def fig1c_geometry(proj, theta, stages: Sequence, *, stable=None, unstable=None,
       theta: [S, N] wrapped θ (rad) of the same samples, for colour (cyclic colour map).
       stages: S update indices (panel titles "update u").
       stable: optional S arrays [K_s, 2] (K_s may be 0): stable fixed points in the same PCs
-        (filled black circles).
-      unstable: optional S arrays [K_s, 2]: unstable fixed points (white-filled X).
+        (filled markers); or a mapping {input name: S arrays} for fixed points at several
+        constant inputs (one marker shape and colour per input, named in the legend).
+      unstable: the same for unstable fixed points (white-filled markers).
       ring_score: optional [S] ring scores, shown in the panel titles.
       path: where to write the PNG (optional).
     Returns:
@@ -313,7 +314,14 @@ def fig1c_geometry(proj, theta, stages: Sequence, *, stable=None, unstable=None,
             out.append(p)
         return out
 
-    st, un = points(stable, "stable"), points(unstable, "unstable")
+    def by_input(fps, name):
+        if fps is None:
+            return None
+        if isinstance(fps, Mapping):
+            return {str(k): points(v, f"{name}[{k!r}]") for k, v in fps.items()}
+        return {"": points(fps, name)}
+
+    st, un = by_input(stable, "stable"), by_input(unstable, "unstable")
     rs = None
     if ring_score is not None:
         rs = _float(ring_score, "ring_score")
@@ -321,10 +329,18 @@ def fig1c_geometry(proj, theta, stages: Sequence, *, stable=None, unstable=None,
 
     cmap = _cmap(THETA_CMAP)
     norm = Normalize(-np.pi, np.pi)
-    stable_kw = dict(marker="o", s=55, c="black", edgecolors="white", linewidths=0.8,
-                     zorder=4)
-    unstable_kw = dict(marker="X", s=75, c="white", edgecolors="black", linewidths=1.0,
-                       zorder=4)
+    names = list(dict.fromkeys([*(st or {}), *(un or {})]))
+    shapes = {n: m for n, m in zip(names, ("o", "s", "^", "D", "v", "P"))}
+    colours = {n: c for n, c in zip(names, ("black", "tab:purple", "tab:red", "tab:green",
+                                            "tab:brown", "tab:gray"))}
+
+    def stable_kw(n):
+        return dict(marker=shapes[n], s=55, c=colours[n], edgecolors="white", linewidths=0.8,
+                    zorder=4)
+
+    def unstable_kw(n):
+        return dict(marker=shapes[n], s=60, c="white", edgecolors=colours[n], linewidths=1.4,
+                    zorder=5)
     with mpl.rc_context(_STYLE):
         panel = min(2.0, (WIDTH - 1.2) / n_s - 0.3)  # as in fig1b: height fits the panels
         fig = _new_figure(panel + (1.3 if (st is not None or un is not None) else 1.05))
@@ -334,10 +350,12 @@ def fig1c_geometry(proj, theta, stages: Sequence, *, stable=None, unstable=None,
             ax = axes[j]
             sc = ax.scatter(z[j, :, 0], z[j, :, 1], c=th[j], cmap=cmap, norm=norm, s=3,
                             linewidths=0, alpha=0.7, rasterized=True, plotnonfinite=False)
-            if st is not None and len(st[j]):
-                ax.scatter(st[j][:, 0], st[j][:, 1], **stable_kw)
-            if un is not None and len(un[j]):
-                ax.scatter(un[j][:, 0], un[j][:, 1], **unstable_kw)
+            for n, pts in (st or {}).items():
+                if len(pts[j]):
+                    ax.scatter(pts[j][:, 0], pts[j][:, 1], **stable_kw(n))
+            for n, pts in (un or {}).items():
+                if len(pts[j]):
+                    ax.scatter(pts[j][:, 0], pts[j][:, 1], **unstable_kw(n))
             ax.set_aspect("equal", adjustable="datalim")
             ax.set_box_aspect(1)
             ax.set_title(_stage_title(stage, None if rs is None else f"ring score {rs[j]:.2f}"),
@@ -349,15 +367,17 @@ def fig1c_geometry(proj, theta, stages: Sequence, *, stable=None, unstable=None,
         cb.set_ticks(_PI_TICKS5, labels=_PI_LABELS5)
         cb.set_label(f"{_THETA} (rad), 0 = upright")
         handles = []
-        if st is not None:
-            handles.append(Line2D([], [], ls="", marker="o", mfc="black", mec="white",
-                                  ms=7, label="stable fixed point"))
-        if un is not None:
-            handles.append(Line2D([], [], ls="", marker="X", mfc="white", mec="black",
-                                  ms=8, label="unstable fixed point"))
+        for n in names:
+            at = f" ({n} input)" if n else ""
+            if st is not None and n in st:
+                handles.append(Line2D([], [], ls="", marker=shapes[n], mfc=colours[n],
+                                      mec="white", ms=7, label=f"stable{at}"))
+            if un is not None and n in un:
+                handles.append(Line2D([], [], ls="", marker=shapes[n], mfc="white",
+                                      mec=colours[n], mew=1.4, ms=7, label=f"unstable{at}"))
         if handles:
-            fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
-                       frameon=False)
+            fig.legend(handles=handles, loc="outside lower center",
+                       ncols=min(len(handles), 6), frameon=False)
         fig.suptitle("Hidden states in the top two PCs of each checkpoint, coloured by "
                      f"{_THETA}")
         return _finish(fig, path)
@@ -463,8 +483,10 @@ def fig1d_fixed_points(path_pc, path_return, d, g, *, seed_ids=None, slope, inte
 
 
 def fig1e_timescales(updates, tau_mean, ci_low, ci_high, *, dt: float | None = None, path=None,
-                     label: str | Sequence[str] = "PO") -> Figure:
-    """Top-5 integration timescale τ vs update, with 99%-confidence error bars.
+                     label: str | Sequence[str] = "PO", summary: str = "mean, 99% CI",
+                     top: int = 5, windows: Mapping[str, Sequence[float]] | None = None
+                     ) -> Figure:
+    """Top-k integration timescale τ vs update, with confidence error bars.
 
     Args:
       updates: [U+1] update index of each checkpoint.
@@ -473,6 +495,11 @@ def fig1e_timescales(updates, tau_mean, ci_low, ci_high, *, dt: float | None = N
       dt: seconds per step; if given, a right-hand axis shows τ in seconds.
       path: where to write the PNG (optional).
       label: group label (a list of G labels for [G, U+1] inputs).
+      summary: what the curve and bars are, for the legend (e.g. "geometric mean, 95%
+        bootstrap CI").
+      top: k of the top-k τ (axis label).
+      windows: optional {name: (first update, last update)} shaded on the axis (the
+        windows a claim compares).
     Returns:
       The Figure (one axes; the seconds axis, if any, is a child of it).
     """
@@ -506,9 +533,14 @@ def fig1e_timescales(updates, tau_mean, ci_low, ci_high, *, dt: float | None = N
             yerr = np.where(np.isfinite(yerr), yerr, 0.0)
             c = colors.get(lab, f"C{k}")
             ax.errorbar(x, m, yerr=yerr, color=c, marker="o", ms=3, lw=1.2, elinewidth=0.8,
-                        capsize=2, label=f"{lab} (mean, 99% CI)")
+                        capsize=2, label=f"{lab} ({summary})")
+        for k, (name, (u0, u1)) in enumerate((windows or {}).items()):
+            ax.axvspan(float(u0) - 0.5, float(u1) + 0.5, color=f"0.{85 + 4 * (k % 3)}",
+                       zorder=0, lw=0)
+            ax.text((float(u0) + float(u1)) / 2, 1.0, name, transform=ax.get_xaxis_transform(),
+                    ha="center", va="bottom", fontsize=7, color="0.35")
         ax.set_xlabel("update")
-        ax.set_ylabel(r"top-5 integration timescale $\tau$ (steps)")
+        ax.set_ylabel(rf"top-{top} integration timescale $\tau$ (steps)")
         ax.set_title(r"Stimulus integration timescales $\tau_i = |1/\ln|\lambda_i||$ "
                      "over training")
         ax.grid(alpha=0.3, lw=0.5)
@@ -518,4 +550,67 @@ def fig1e_timescales(updates, tau_mean, ci_low, ci_high, *, dt: float | None = N
             sec = ax.secondary_yaxis("right", functions=(lambda t: t * dt, lambda s: s / dt))
             sec.set_ylabel(rf"$\tau$ (s; dt = {dt:g} s)")
             sec.tick_params(labelsize=_STYLE["ytick.labelsize"])
+        return _finish(fig, path)
+
+
+# ---------------------------------------------------------------------------------------
+# Beyond the paper: the fixed-point manifold over a ring of constant inputs
+
+
+def fig_manifold(theta_in, stages: Sequence, fp_theta, stable, valid, *, label: str = "",
+                 path=None) -> Figure:
+    """Fixed points as a function of a constant input angle, one panel per stage.
+
+    Each fixed point at input θ_in is drawn at (θ_in, the θ it represents): stable ones
+    filled, unstable ones hollow. A diagonal line means the network holds one attractor
+    per input angle (a ring of attractors); a flat band means the inputs are ignored.
+
+    Args:
+      theta_in: [M] input angles (rad).
+      stages: S update indices (panel titles).
+      fp_theta: [S, M, K] θ each fixed point represents (NaN: none).
+      stable, valid: [S, M, K] bool.
+      label: agent label for the title.
+      path: where to write the PNG (optional).
+    Returns:
+      The Figure: S panel axes.
+    """
+    x = _float(theta_in, "theta_in")
+    th = _float(fp_theta, "fp_theta")
+    stages = list(stages)
+    n_s = len(stages)
+    _require(x.ndim == 1, f"theta_in must be [M]; got {x.shape}")
+    _require(th.ndim == 3 and th.shape[:2] == (n_s, x.size),
+             f"fp_theta must be [{n_s}, {x.size}, K]; got {th.shape}")
+    st = np.asarray(stable, bool)
+    ok = np.asarray(valid, bool) & np.isfinite(th)
+    _require(st.shape == th.shape and ok.shape == th.shape,
+             "stable and valid must have fp_theta's shape")
+    xx = np.broadcast_to(x[None, :, None], th.shape)
+    with mpl.rc_context(_STYLE):
+        panel = min(2.0, (WIDTH - 0.6) / n_s - 0.3)
+        fig = _new_figure(panel + 1.25)
+        axes = fig.subplots(1, n_s, squeeze=False, sharey=True)[0]
+        for j, stage in enumerate(stages):
+            ax = axes[j]
+            s_, u_ = ok[j] & st[j], ok[j] & ~st[j]
+            ax.scatter(xx[j][s_], th[j][s_], s=12, c="black", lw=0, zorder=3)
+            ax.scatter(xx[j][u_], th[j][u_], s=14, facecolors="white", edgecolors="tab:red",
+                       lw=0.9, zorder=4)
+            ax.set_xlim(-np.pi, np.pi)
+            ax.set_ylim(-np.pi, np.pi)
+            ax.set_xticks(_PI_TICKS5, labels=_PI_LABELS5)
+            ax.set_yticks(_PI_TICKS5, labels=_PI_LABELS5)
+            ax.set_box_aspect(1)
+            ax.set_title(_stage_title(stage), fontsize=_STYLE["font.size"])
+            ax.set_xlabel(f"input {_THETA}")
+            ax.grid(alpha=0.3, lw=0.5)
+        axes[0].set_ylabel(f"{_THETA} a fixed point represents")
+        handles = [Line2D([], [], ls="", marker="o", mfc="black", mec="black", ms=5,
+                          label="stable"),
+                   Line2D([], [], ls="", marker="o", mfc="white", mec="tab:red", ms=5,
+                          label="unstable")]
+        fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
+        fig.suptitle("Fixed points along a ring of constant inputs" + (f" ({label})"
+                                                                       if label else ""))
         return _finish(fig, path)

@@ -1,4 +1,4 @@
-"""rnnctl.pipeline: a tiny trained run → analysis.npz, figures, summary.json, report.md.
+"""rnnctl.paper: a tiny trained run → analysis.npz, figures, summary.json, report.md.
 
 One 4-agent, 3-update run is trained once per module; every test analyses a copy of it with
 `QUICK_OPTIONS` (compiled programs are cached across tests, so only the first analysis
@@ -13,10 +13,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from rnnctl import analysis, pipeline, plotting, runs
+from rnnctl import analysis, paper, plotting, runs
+from rnnctl.analysis import linearize
+from rnnctl.paper import compute, results as paper_results
 from rnnctl.config import TrainConfig
 from rnnctl.experiment import make_agents, train_to_dir
-from rnnctl.pipeline import QUICK_OPTIONS, PipelineError, analyse_run
+from rnnctl.paper import QUICK_OPTIONS, PipelineError, analyse_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 RUN_FILES = (runs.CONFIG_FILE, runs.CHECKPOINTS_FILE, runs.METRICS_FILE)
@@ -58,16 +60,16 @@ def _without_timing(summary):
 
 def test_writes_every_file(analysed):
     path, summary = analysed
-    for name in (pipeline.ANALYSIS_FILE, pipeline.SUMMARY_FILE, pipeline.REPORT_FILE):
+    for name in (paper.ANALYSIS_FILE, paper.SUMMARY_FILE, paper.REPORT_FILE):
         assert (path / name).is_file(), name
-    for name in pipeline.FIGURE_FILES.values():
-        png = path / pipeline.FIGURES_DIR / name
+    for name in paper.FIGURE_FILES.values():
+        png = path / paper.FIGURES_DIR / name
         assert png.read_bytes()[:8] == PNG_SIGNATURE, name
         assert png.stat().st_size > 5_000, name
     # nothing half-written left behind
     assert not [p for p in path.rglob("*.tmp")]
-    report = (path / pipeline.REPORT_FILE).read_text()
-    for name in pipeline.FIGURE_FILES.values():        # relative links to every figure
+    report = (path / paper.REPORT_FILE).read_text()
+    for name in paper.FIGURE_FILES.values():        # relative links to every figure
         assert f"(figures/{name})" in report, name
     for i in range(1, 6):
         assert f"### Claim {i}\n" in report
@@ -76,9 +78,9 @@ def test_writes_every_file(analysed):
 
 def test_summary_is_strict_json_with_five_claims(analysed):
     path, summary = analysed
-    on_disk = _strict_json((path / pipeline.SUMMARY_FILE).read_text())
+    on_disk = _strict_json((path / paper.SUMMARY_FILE).read_text())
     assert on_disk == summary
-    assert on_disk["format_version"] == 1
+    assert on_disk["format_version"] == paper.SUMMARY_FORMAT_VERSION
     assert on_disk["run"] == str(path)
     assert on_disk["config"]["n_updates"] == 3
     assert [c["id"] for c in on_disk["claims"]] == [1, 2, 3, 4, 5]
@@ -86,6 +88,13 @@ def test_summary_is_strict_json_with_five_claims(analysed):
         assert isinstance(c["holds"], bool)
         assert c["claim"] and c["rule"] and c["measured"] and isinstance(c["stats"], dict)
         assert c["figure"].startswith("figures/")
+        for key in ("test", "effect", "ci", "p_value", "n_seeds"):   # every claim's statistic
+            assert key in c["stats"], (c["id"], key)
+    # one setting (no sweep): its claims are the top-level claims
+    assert len(on_disk["settings"]) == 1
+    assert on_disk["settings"][0]["claims"] == on_disk["claims"]
+    assert on_disk["settings"][0]["agents"] == [0, 1, 2, 3]
+    assert len(on_disk["rho_w_h_init"]) == 4 and all(r > 0 for r in on_disk["rho_w_h_init"])
     assert {r["obs"] for r in on_disk["final_return"]} == {"fo", "po"}
     assert set(on_disk["final_return_mean"]) == {"fo", "po"}
     assert on_disk["diverged"] == []
@@ -101,14 +110,25 @@ def test_summary_is_strict_json_with_five_claims(analysed):
 
 def test_analysis_npz_holds_what_figures_need(analysed, tmp_path):
     path, summary = analysed
-    res = pipeline.load_analysis(path)
-    assert set(res) == set(pipeline.ARRAYS)          # the documented table is complete
+    res = paper.load_analysis(path).to_arrays()
+    # every field is documented in the class docstring
+    doc = paper.AnalysisResults.__doc__
+    assert all(name in doc for name in res if name != "results_format_version"), \
+        [n for n in res if n not in doc]
     n_agents, n_ckpt = 4, 4
     assert res["ring"].shape == (n_agents, n_ckpt)
     assert res["sharpness"].shape == (n_agents, n_ckpt)
     assert res["tau_avg"].shape == (n_agents, n_ckpt)
     assert res["tau_avg_ci"].shape == (n_agents, n_ckpt, 2)
-    assert res["fp_xstar"].shape == (n_agents, n_ckpt, QUICK_OPTIONS.fp_max_points, 16)
+    # fixed points at the goal, zero and hanging inputs
+    assert res["fp_inputs"].tolist() == ["goal", "zero", "hanging"]
+    assert res["fp_xstar"].shape == (n_agents, n_ckpt, 3, QUICK_OPTIONS.fp_max_points, 16)
+    # the angle encoding's goal input is the zero input: searched once, the same points
+    np.testing.assert_array_equal(res["fp_xstar"][:, :, 0], res["fp_xstar"][:, :, 1])
+    assert res["manifold_theta"].shape == (n_agents, 4, QUICK_OPTIONS.manifold_inputs,
+                                           QUICK_OPTIONS.manifold_max_points)
+    assert res["manifold_proj"].shape[-1] == 3
+    assert res["boundary_contrast"].shape == res["participation_ratio"].shape == (4, 4)
     assert res["stages"].tolist() == [0, 1, 2, 3]
     assert res["stage_map_torque"].shape == (n_agents, 4, QUICK_OPTIONS.map_bins,
                                              QUICK_OPTIONS.map_bins)
@@ -119,8 +139,8 @@ def test_analysis_npz_holds_what_figures_need(analysed, tmp_path):
     assert (res["tau_avg_ci"][..., 1] >= res["tau_avg"] - 1e-6).all()
     # figures redraw from the saved arrays alone
     run = runs.load_run(path)
-    paths = pipeline.draw_figures(res, run, tmp_path / "figs")
-    assert sorted(p.name for p in paths.values()) == sorted(pipeline.FIGURE_FILES.values())
+    paths = paper.draw_figures(paper.load_analysis(path), run, tmp_path / "figs")
+    assert sorted(p.name for p in paths.values()) == sorted(paper.FIGURE_FILES.values())
     assert all(p.stat().st_size > 5_000 for p in paths.values())
 
 
@@ -128,7 +148,7 @@ def test_rerun_gives_the_same_summary(analysed):
     path, summary = analysed
     again = analyse_run(path, progress=False, options=QUICK_OPTIONS)
     assert _without_timing(again) == _without_timing(summary)
-    on_disk = _strict_json((path / pipeline.SUMMARY_FILE).read_text())
+    on_disk = _strict_json((path / paper.SUMMARY_FILE).read_text())
     assert _without_timing(on_disk) == _without_timing(summary)
     # reuse=True loads analysis.npz instead of recomputing, same claims
     reused = analyse_run(path, progress=False, options=QUICK_OPTIONS, reuse=True)
@@ -156,16 +176,16 @@ def test_figure_failure_names_the_stage_and_keeps_analysis(trained, tmp_path, mo
         analyse_run(path, progress=False, options=QUICK_OPTIONS)
     assert err.value.stage == "draw_figures: fig1c_geometry"
     assert "fig1c_geometry" in str(err.value) and "boom" in str(err.value)
-    assert (path / pipeline.ANALYSIS_FILE).is_file()
-    assert pipeline.ANALYSIS_FILE in err.value.kept
-    assert not (path / pipeline.REPORT_FILE).exists()
-    before = pipeline.load_analysis(path)
+    assert (path / paper.ANALYSIS_FILE).is_file()
+    assert paper.ANALYSIS_FILE in err.value.kept
+    assert not (path / paper.REPORT_FILE).exists()
+    before = paper.load_analysis(path).to_arrays()
     # fixed: the figures are redrawn from the kept analysis.npz, nothing recomputed
     monkeypatch.undo()
     summary = analyse_run(path, progress=False, options=QUICK_OPTIONS, reuse=True)
     assert summary["timing"]["analysis_reused"] is True
-    assert (path / pipeline.REPORT_FILE).is_file()
-    after = pipeline.load_analysis(path)
+    assert (path / paper.REPORT_FILE).is_file()
+    after = paper.load_analysis(path).to_arrays()
     assert before.keys() == after.keys()
     for k in before:
         nan_ok = np.issubdtype(before[k].dtype, np.floating)
@@ -174,7 +194,7 @@ def test_figure_failure_names_the_stage_and_keeps_analysis(trained, tmp_path, mo
 
 def test_compute_failure_names_stage_and_agent(trained, tmp_path, monkeypatch):
     path = _copy(trained, tmp_path / "run")
-    real = pipeline.timescales_agent
+    real = analysis.timescales_host
     calls = []
 
     def failing(*args, on_error=None, **kwargs):
@@ -183,13 +203,13 @@ def test_compute_failure_names_stage_and_agent(trained, tmp_path, monkeypatch):
             raise on_error(2, FloatingPointError("bad eigenvalues"))
         return real(*args, on_error=on_error, **kwargs)
 
-    monkeypatch.setattr(pipeline, "timescales_agent", failing)
+    monkeypatch.setattr(analysis, "timescales_host", failing)
     with pytest.raises(PipelineError) as err:
         analyse_run(path, progress=False, options=QUICK_OPTIONS)
     e = err.value
     assert (e.stage, e.agent, e.checkpoint) == ("timescales", 1, 2)
     assert "agent 1 (seed 0, po)" in str(e) and "checkpoint 2" in str(e)
-    assert not (path / pipeline.ANALYSIS_FILE).exists()
+    assert not (path / paper.ANALYSIS_FILE).exists()
 
 
 def test_diverged_agent_is_left_out_of_the_claims(trained, tmp_path):
@@ -205,17 +225,19 @@ def test_diverged_agent_is_left_out_of_the_claims(trained, tmp_path):
                                      "update": bad_update}])
     path = runs.save_run(tmp_path / "run", run.config, run.agents, params, metrics, info=info)
     summary = analyse_run(path, progress=False, options=QUICK_OPTIONS)
-    _strict_json((path / pipeline.SUMMARY_FILE).read_text())
+    _strict_json((path / paper.SUMMARY_FILE).read_text())
     assert summary["diverged"] == info["diverged"]
     assert summary["excluded_from_claims"] == [bad_agent]
     assert summary["agents"][bad_agent]["diverged"] is True
-    assert summary["claims"][2]["stats"]["seeds"] == [0]       # PO seeds used: 0 only
+    assert summary["claims"][2]["stats"]["n_seeds"] == 1       # PO seeds used: 0 only
+    assert summary["claims"][2]["stats"]["inputs"]["goal"]["n_seeds"] == 1
     assert summary["claims"][4]["stats"]["n_seeds"] == 1
-    assert "left out" in (path / pipeline.REPORT_FILE).read_text()
-    res = pipeline.load_analysis(path)
+    assert "left out" in (path / paper.REPORT_FILE).read_text()
+    res = paper.load_analysis(path).to_arrays()
     assert np.isnan(res["tau_avg"][bad_agent, bad_update:]).all()
     assert np.isfinite(res["tau_avg"][bad_agent, :bad_update]).all()
     assert not res["fp_valid"][bad_agent, bad_update:].any()
+    assert not res["manifold_valid"][bad_agent, -1].any()            # the last stage is 3
 
 
 def test_threaded_timescales_match_integration_timescales():
@@ -225,24 +247,24 @@ def test_threaded_timescales_match_integration_timescales():
     # gain 0.8: no eigenvalue near the unit circle, where τ = 1/|ln|λ|| is ill-conditioned
     w = 0.8 * jax.random.normal(k1, (3, 12, 12)) / math.sqrt(12)
     h = jnp.tanh(jax.random.normal(k2, (3, 2, 50, 12)))
-    got = pipeline.timescales_agent(w, h, top=5, stride=2, workers=2)
+    got = analysis.timescales_host(w, h, top=5, stride=2, workers=2)
     want = jax.vmap(lambda ww, hh: analysis.integration_timescales(ww, hh, stride=2))(w, h)
     np.testing.assert_allclose(got["tau_avg"], want.avg, rtol=2e-3)
     np.testing.assert_allclose(got["tau_mean"], want.mean, rtol=2e-3)
     np.testing.assert_allclose(got["tau_avg_ci"], want.avg_ci, rtol=2e-3)
-    one = pipeline.timescales_agent(w, h, top=5, stride=2, workers=1)
+    one = analysis.timescales_host(w, h, top=5, stride=2, workers=1)
     np.testing.assert_array_equal(one["tau_avg"], got["tau_avg"])
 
 
 def test_options_validation_and_stages():
-    assert pipeline.default_stages(100) == (0, 10, 25, 50, 100)
-    assert pipeline.default_stages(3) == (0, 1, 2, 3)
+    assert paper.default_stages(100) == (0, 10, 25, 50, 100)
+    assert paper.default_stages(3) == (0, 1, 2, 3)
     with pytest.raises(ValueError, match="return_episodes"):
-        pipeline.AnalysisOptions(map_episodes=4, return_episodes=10).validate()
+        paper.AnalysisOptions(map_episodes=4, return_episodes=10).validate()
     with pytest.raises(ValueError, match="tau_stride"):
-        pipeline.AnalysisOptions(tau_stride=0).validate()
-    opts = pipeline.AnalysisOptions(stages=(0, 2))
-    assert pipeline.AnalysisOptions.from_dict(opts.to_dict()) == opts
+        paper.AnalysisOptions(tau_stride=0).validate()
+    opts = paper.AnalysisOptions(stages=(0, 2))
+    assert paper.AnalysisOptions.from_dict(opts.to_dict()) == opts
 
 
 def test_eigvals_host_matches_numpy(monkeypatch):
@@ -251,15 +273,15 @@ def test_eigvals_host_matches_numpy(monkeypatch):
     mats[0] = np.diag(np.arange(1.0, 10.0))                 # eigenvalues we chose
     mats[1] = [[0, -1] + [0] * 7, [1, 0] + [0] * 7] + [[0] * 9] * 7   # ±i and zeros
     want = np.linalg.eigvals(mats.astype(np.float64))
-    got = pipeline.eigvals_host(mats)
+    got = analysis.eigvals_host(mats)
     assert got.shape == (20, 9) and got.dtype == np.complex64
     np.testing.assert_allclose(np.sort_complex(got), np.sort_complex(want), atol=1e-5)
     np.testing.assert_allclose(np.sort(got[0].real), np.arange(1.0, 10.0), rtol=1e-6)
     # the input is not modified (sgeev overwrites its own copy)
     assert np.array_equal(mats[0], np.diag(np.arange(1.0, 10.0)).astype(np.float32))
     # the NumPy fallback gives the same eigenvalues
-    monkeypatch.setattr(pipeline, "_SGEEV", False)
-    fallback = pipeline.eigvals_host(mats)
+    monkeypatch.setattr(linearize, "_SGEEV", False)
+    fallback = analysis.eigvals_host(mats)
     np.testing.assert_allclose(np.sort_complex(fallback), np.sort_complex(got), atol=1e-5)
     with pytest.raises(np.linalg.LinAlgError):
-        pipeline.eigvals_host(np.full((1, 3, 3), np.nan))
+        analysis.eigvals_host(np.full((1, 3, 3), np.nan))

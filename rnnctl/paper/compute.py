@@ -1,0 +1,438 @@
+"""The per-agent computation of the paper's analysis: a run → `AnalysisResults`.
+
+Per agent (a Python loop) and checkpoint (vmapped over all checkpoints of the agent, one
+compiled program per shape and options): deterministic rollouts; fixed points at the goal
+input x* (`analysis.goal_input`), their θ, tracking of the stable (target θ = 0) and the
+unstable (target θ = π) fixed point; integration timescales (eigenvalues on the host,
+`analysis.timescales_host`); PCA and ring score; policy maps, their sharpness, and the
+return R_t. Choices the paper leaves open are fields of `AnalysisOptions`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import time
+from functools import partial
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rnnctl.paper.options import DEFAULT_OPTIONS, AnalysisOptions, default_stages
+from rnnctl.paper.results import AnalysisResults
+from rnnctl.paper.stage import PipelineError, stage
+
+__all__ = ["compute_analysis", "usable_checkpoints", "checkpoints_digest", "rollouts_agent",
+           "fixed_points_checkpoint", "fixed_points_agent", "fp_theta_agent", "track_agent",
+           "geometry_agent", "manifold_agent", "policy_maps_agent", "nth", "excluded_agents"]
+
+
+# Each works on one agent's stack of checkpoints (leaves [C, ...]) and is jit-compiled once
+# per shape and options, so looping over agents reuses the compiled program.
+
+@partial(jax.jit, static_argnames=("n_episodes", "encoding"))
+def rollouts_agent(params, mask, key, theta_dot_scale, *, n_episodes: int, encoding: str):
+    """Deterministic rollouts at every checkpoint, the same start states for each.
+
+    Args:
+      params: one agent's parameters, leaves [C, ...].
+      mask: [I] observation mask (`envs.obs_mask`).
+      key: PRNG key (shared by all checkpoints: common random numbers).
+      theta_dot_scale: the run's θ̇ input scale.
+    Returns:
+      `Rollout` with fields [C, E, T, ...].
+    """
+    from rnnctl import rollout as _r
+    return jax.vmap(lambda p: _r.rollout(p, obs=mask, key=key, n_episodes=n_episodes,
+                                         encoding=encoding,
+                                         theta_dot_scale=theta_dot_scale))(params)
+
+
+def fixed_points_checkpoint(params, x_star, h, key, opts: AnalysisOptions):
+    """Fixed points of one checkpoint at input x*, from `opts.fp_init` visited states + noise.
+
+    Args:
+      params: one checkpoint's parameters; x_star: [I]; h: [E, T, H] visited states.
+    Returns:
+      `analysis.FixedPoints` with `opts.fp_max_points` slots.
+    """
+    from rnnctl import analysis
+    h0 = analysis.sample_initial_states(h, opts.fp_init, key, noise_scale=opts.fp_noise)
+    return analysis.find_fixed_points(analysis.rnn_cell(params), x_star, h0,
+                                      learning_rate=opts.fp_lr, n_opt_steps=opts.fp_opt_steps,
+                                      n_newton_steps=opts.fp_newton_steps,
+                                      tol_q=opts.fp_tol_q, max_points=opts.fp_max_points)
+
+
+@partial(jax.jit, static_argnames=("opts",))
+def fixed_points_agent(params, x_stars, h, keys, opts: AnalysisOptions):
+    """`fixed_points_checkpoint` over C checkpoints × X inputs.
+
+    Args:
+      params: leaves [C, ...]; x_stars: [X, I] constant inputs; h: [C, E, T, H] visited
+        states (initial states of every input's search); keys: [C].
+    Returns:
+      `FixedPoints` [C, X, K].
+    """
+    def one(p, hh, k):
+        ks = jax.random.split(k, x_stars.shape[0])
+        return jax.vmap(lambda x, kk: fixed_points_checkpoint(p, x, hh, kk, opts))(x_stars, ks)
+
+    return jax.vmap(one)(params, h, keys)
+
+
+@partial(jax.jit, static_argnames=("k",))
+def fp_theta_agent(xstar, h, theta, k: int = 10):
+    """θ each fixed point represents (circular mean θ of its k nearest visited states).
+
+    xstar [C, ..., K, H], h [C, E, T, H], theta [C, E, T] → [C, ..., K].
+    """
+    from rnnctl import analysis
+
+    def one(x, hh, th):
+        flat = x.reshape(-1, x.shape[-1])
+        return analysis.fixed_point_theta(flat, hh, th, k=k).reshape(x.shape[:-1])
+
+    return jax.vmap(one)(xstar, h, theta)
+
+
+@jax.jit
+def track_agent(fps, theta):
+    """Track the stable fixed point (θ → 0) back through C checkpoints: `FixedPointTrack`."""
+    from rnnctl import analysis
+    return analysis.track_fixed_points(fps, theta, stable=True, target_theta=0.0)
+
+
+@jax.jit
+def geometry_agent(h, theta, x):
+    """Geometry of the hidden states at every checkpoint, h [C, E, T, H] → [C, ...]:
+    (PCA with 3 components, ring score of h, ring score of the input x, participation
+    ratio of h, fraction of the variance of h explained by θ)."""
+    from rnnctl import analysis
+    return jax.vmap(lambda hh, th, xx: (
+        analysis.pca(hh, 3), analysis.ring_score(hh, th), analysis.ring_score(xx, th),
+        analysis.participation_ratio(hh), analysis.theta_variance_explained(hh, th)))(
+        h, theta, x)
+
+
+@partial(jax.jit, static_argnames=("opts",))
+def manifold_agent(params, x_ring, h, keys, opts: AnalysisOptions):
+    """Fixed points along a ring of constant inputs, at S checkpoints (beyond the paper).
+
+    Args:
+      params: leaves [S, ...]; x_ring: [M, I] inputs for θ on a ring; h: [S, E, T, H];
+      keys: [S].
+    Returns:
+      `FixedPoints` [S, M, K] (`manifold_fp_init` initial states, `manifold_max_points`
+      slots; otherwise the settings of the main search).
+    """
+    from rnnctl import analysis
+    m_opts = dataclasses.replace(opts, fp_init=opts.manifold_fp_init,
+                                 fp_max_points=opts.manifold_max_points)
+
+    def one(p, hh, k):
+        ks = jax.random.split(k, x_ring.shape[0])
+        return jax.vmap(lambda x, kk: fixed_points_checkpoint(p, x, hh, kk, m_opts))(
+            x_ring, ks)
+
+    return jax.vmap(one)(params, h, keys)
+
+
+@partial(jax.jit, static_argnames=("n_episodes", "bins", "encoding"))
+def policy_maps_agent(params, mask, key, theta_dot_scale, *, n_episodes: int, bins: int,
+                      encoding: str):
+    """Policy maps from `n_episodes` rollouts per checkpoint (hidden states not kept).
+
+    Returns:
+      (`PolicyMap` [C, B, B], sharpness [C], boundary contrast [C], episode returns [C, E]).
+    """
+    from rnnctl import analysis
+    from rnnctl import rollout as _r
+
+    def one(p):
+        r = _r.rollout(p, obs=mask, key=key, n_episodes=n_episodes, encoding=encoding,
+                       theta_dot_scale=theta_dot_scale)
+        pm = analysis.policy_map(r.theta, r.theta_dot, r.torque, bins=bins)
+        return pm, analysis.sharpness(pm), analysis.boundary_contrast(pm), r.returns
+
+    return jax.vmap(one)(params)
+
+
+def usable_checkpoints(run, flat: dict[str, np.ndarray]) -> np.ndarray:
+    """[A, C] bool: finite parameters and before the agent's first diverged update."""
+    ok = np.ones((run.n_agents, run.n_checkpoints), bool)
+    for leaf in flat.values():
+        ok &= np.isfinite(leaf.reshape(leaf.shape[:2] + (-1,))).all(-1)
+    for d in run.info.get("diverged", []) or []:
+        ok[int(d["agent"]), int(d["update"]):] = False
+    if "diverged" in run.metrics:
+        ok &= ~(np.asarray(run.metrics["diverged"]) > 0)
+    return ok
+
+
+def excluded_agents(run) -> list[int]:
+    """Agents left out of the claims: those that diverged (listed in run.info, or
+    flagged in the metrics)."""
+    bad = {int(d["agent"]) for d in run.info.get("diverged", []) or []}
+    if "diverged" in run.metrics:
+        bad |= set(np.flatnonzero(np.asarray(run.metrics["diverged"]).max(1) > 0).tolist())
+    return sorted(bad)
+
+
+def analysed_checkpoints(n_updates: int, stride: int, stages) -> np.ndarray:
+    """Update indices analysed: every `stride`-th update, the last one and every stage."""
+    return np.asarray(sorted({*range(0, n_updates + 1, stride), n_updates, *stages}))
+
+
+def compute_analysis(run, options: AnalysisOptions | None = None, *, progress: bool = True,
+                     timings: dict | None = None, parts_dir=None) -> AnalysisResults:
+    """Every analysis of SCIENCE.md §5 for every agent and analysed checkpoint of a run.
+
+    Args:
+      run: a `runs.Run` (`rnnctl.load_run`).
+      options: `AnalysisOptions` (default `DEFAULT_OPTIONS`).
+      progress: print one line per agent to stderr (or a `progress.Log`).
+      timings: dict that receives seconds per sub-stage (rollouts, fixed_points,
+        fp_tracking, manifold, timescales, geometry, policy_maps), compile time included.
+      parts_dir: if given, each agent's results are saved there as soon as they are
+        computed (`agent_0000.npz`, ...), and agents already saved with the same options
+        and checkpoints are loaded instead of recomputed: an interrupted analysis
+        continues where it stopped.
+    Returns:
+      `AnalysisResults` (what analysis.npz holds). Checkpoints that are not usable (a
+      diverged agent's parameters from its first NaN update on) hold NaN / False.
+    """
+    from rnnctl import analysis, envs
+    from rnnctl.progress import Log
+    from rnnctl.runs import flatten_params, read_npz, unflatten_params, write_npz
+
+    opts = (options or DEFAULT_OPTIONS).validate().resolved()
+    timings = {} if timings is None else timings
+    log = progress if callable(progress) else Log(progress)
+    cfg = run.config
+    n_agents, n_updates = run.n_agents, run.n_checkpoints - 1
+    if opts.tau_top > cfg.hidden:
+        raise ValueError(f"AnalysisOptions.tau_top ({opts.tau_top}) exceeds the "
+                         f"{cfg.hidden} hidden units")
+    stages = tuple(opts.stages) if opts.stages is not None else default_stages(n_updates)
+    if not stages or min(stages) < 0 or max(stages) > n_updates:
+        raise ValueError(f"stages {stages} must lie in 0..{n_updates}")
+    updates = analysed_checkpoints(n_updates, opts.checkpoint_stride, stages)
+    pos = {int(u): i for i, u in enumerate(updates)}
+    st = np.asarray([pos[u] for u in stages])            # stage positions among `updates`
+    n_ckpt = len(updates)
+    flat = {k: v[:, updates] for k, v in flatten_params(run.stacked_params()).items()}
+    ok = usable_checkpoints(run, flatten_params(run.stacked_params()))[:, updates]
+    tds = jnp.asarray(cfg.theta_dot_scale, jnp.float32)
+    k_roll, k_fp, k_map, k_man = jax.random.split(jax.random.key(opts.seed), 4)
+    theta_ring = np.linspace(-np.pi, np.pi, opts.manifold_inputs, endpoint=False)
+    digest = checkpoints_digest(run)
+    tag = json.dumps({"options": opts.to_dict(), "checkpoints": digest}, sort_keys=True)
+    if parts_dir is not None:
+        parts_dir = Path(parts_dir)
+    per_agent: list[dict[str, np.ndarray] | None] = []
+    log(f"{n_agents} agents × {n_ckpt} checkpoints (updates {_span(updates)}); "
+        f"{opts.episodes} episodes per checkpoint, fixed points at {len(analysis.FP_INPUTS)} inputs "
+        f"from {opts.fp_init} initial states, τ at every {nth(opts.tau_stride)} of "
+        f"{opts.episodes * envs.EPISODE_LEN} steps in {opts.tau_workers} threads")
+    t_start = time.perf_counter()
+
+    for a, agent in enumerate(run.agents):
+        t_agent = time.perf_counter()
+        where = dict(agent=a, agent_info=agent)
+        part = None if parts_dir is None else parts_dir / f"agent_{a:04d}.npz"
+        if part is not None and part.is_file():
+            try:
+                saved = read_npz(part)
+                if str(saved.pop("__tag__")) == tag:
+                    per_agent.append(saved or None)
+                    log(f"agent {a + 1}/{n_agents}: loaded from {part}")
+                    continue
+            except Exception:        # damaged or foreign: recompute it
+                pass
+        ok_a = ok[a]
+        if not ok_a.any():
+            log(f"agent {a + 1}/{n_agents} (seed {agent['seed']}, {agent['obs']}): no usable "
+                "checkpoint (diverged at update 0); results are NaN")
+            per_agent.append(None)
+            if part is not None:
+                write_npz(part, {"__tag__": np.asarray(tag)})
+            continue
+        out = _analyse_agent(a, agent, flat, ok_a, st, opts, cfg, tds, theta_ring,
+                             (k_roll, k_fp, k_map, k_man), where, timings, analysis, envs,
+                             unflatten_params)
+        per_agent.append(out)
+        if part is not None:
+            write_npz(part, {**out, "__tag__": np.asarray(tag)})
+        elapsed = time.perf_counter() - t_start
+        left = elapsed / (a + 1) * (n_agents - a - 1)
+        log(f"agent {a + 1}/{n_agents} (seed {agent['seed']}, {agent['obs']}): "
+            f"{time.perf_counter() - t_agent:.1f}s (~{left:.0f}s left)")
+
+    template = next((p for p in per_agent if p is not None), None)
+    if template is None:
+        raise ValueError("no agent has a usable checkpoint (all diverged at update 0)")
+    results: dict[str, np.ndarray] = {}
+    for k, v in template.items():
+        if k in _SHARED:
+            results[k] = v
+            continue
+        rows = []
+        for p in per_agent:
+            if p is not None:
+                rows.append(p[k])
+            elif v.dtype == bool:
+                rows.append(np.zeros_like(v))
+            elif np.issubdtype(v.dtype, np.integer):
+                rows.append(np.full_like(v, -1))
+            else:
+                rows.append(np.full_like(v, np.nan))
+        results[k] = np.stack(rows)
+    results.update(
+        updates=updates, stages=np.asarray(stages), usable=ok,
+        agent_seed=np.asarray([int(a["seed"]) for a in run.agents]),
+        agent_obs=np.asarray([str(a["obs"]) for a in run.agents]),
+        fp_inputs=np.asarray(analysis.FP_INPUTS), manifold_theta_in=theta_ring.astype(np.float32),
+        tau_steps=np.asarray(len(range(0, opts.episodes * envs.EPISODE_LEN, opts.tau_stride))),
+        options_json=np.asarray(json.dumps(opts.to_dict(), sort_keys=True)),
+        checkpoints_sha256=np.asarray(digest))
+    return AnalysisResults.from_arrays(results)
+
+
+#: Arrays that are the same for every agent (not stacked over agents).
+_SHARED = ("map_theta_edges", "map_theta_dot_edges")
+
+
+def _span(updates: np.ndarray) -> str:
+    if len(updates) > 1 and np.all(np.diff(updates) == 1):
+        return f"{updates[0]}..{updates[-1]}"
+    return ", ".join(str(int(u)) for u in updates[:6]) + (", ..." if len(updates) > 6 else "")
+
+
+def _analyse_agent(a, agent, flat, ok_a, st, opts, cfg, tds, theta_ring, keys, where,
+                   timings, analysis, envs, unflatten_params) -> dict[str, np.ndarray]:
+    """Every analysis of one agent at its analysed checkpoints (a dict of NumPy arrays)."""
+    k_roll, k_fp, k_map, k_man = keys
+    out: dict[str, np.ndarray] = {}
+    n_ckpt = ok_a.shape[0]
+    # unusable checkpoints are analysed with the first usable parameters, then masked
+    fill = int(np.flatnonzero(ok_a)[0])
+    leaves = {k: np.where(ok_a.reshape((-1,) + (1,) * (v.ndim - 2)), v[a], v[a, fill])
+              for k, v in flat.items()}
+    params = jax.tree.map(jnp.asarray, unflatten_params(leaves))
+    mask = envs.obs_mask(agent["obs"], cfg.encoding)
+    x_stars = np.asarray(analysis.fixed_point_inputs(mask, cfg.encoding, cfg.theta_dot_scale))
+    # identical inputs (with the angle encoding the goal input is the zero input) are
+    # searched once
+    x_unique, inverse = np.unique(x_stars, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    sub: dict[str, float] = {}
+
+    with stage("rollouts", sub, **where):
+        roll = jax.block_until_ready(rollouts_agent(
+            params, mask, k_roll, tds, n_episodes=opts.episodes, encoding=cfg.encoding))
+        out["roll_return"] = np.asarray(roll.returns.mean(-1))
+    with stage("fixed_points", sub, **where):
+        keys_c = jax.random.split(jax.random.fold_in(k_fp, a), n_ckpt)
+        fps = jax.block_until_ready(fixed_points_agent(params, jnp.asarray(x_unique), roll.h,
+                                                       keys_c, opts))
+    with stage("fp_tracking", sub, **where):
+        fp_theta = np.asarray(fp_theta_agent(fps.xstar, roll.h, roll.theta, k=opts.fp_theta_k))
+        okc = ok_a[:, None, None]
+        valid = np.asarray(fps.valid) & okc
+        stable = np.asarray(fps.is_stable) & okc
+        eig = np.abs(np.asarray(fps.eigvals)[..., 0])
+        out.update(
+            fp_xstar=np.asarray(fps.xstar)[:, inverse], fp_valid=valid[:, inverse],
+            fp_stable=stable[:, inverse], fp_qstar=np.asarray(fps.qstar)[:, inverse],
+            fp_max_abs_eig=np.where(valid, eig, np.nan)[:, inverse],
+            fp_theta=np.where(valid, fp_theta, np.nan)[:, inverse])
+        goal = int(inverse[analysis.FP_INPUTS.index("goal")])
+        goal_fps = jax.tree.map(lambda v: v[:, goal], fps)
+        goal_fps = goal_fps.replace(valid=jnp.asarray(valid[:, goal]),
+                                    is_stable=jnp.asarray(stable[:, goal]))
+        track = jax.block_until_ready(track_agent(goal_fps, jnp.asarray(fp_theta[:, goal])))
+        out["track_s_path"] = np.asarray(track.path)
+        out["track_s_distance"] = np.asarray(track.distance)
+        out["track_s_theta"] = np.asarray(track.theta)
+        out["track_s_index"] = np.asarray(track.index)
+        out["track_s_start"] = np.asarray(track.start)
+    del fps
+    with stage("timescales", sub, **where):
+        out.update(analysis.timescales_host(
+            params["rnn"]["W_h"], roll.h, top=opts.tau_top, stride=opts.tau_stride,
+            confidence=opts.tau_confidence, workers=opts.tau_workers,
+            on_error=lambda c, e: PipelineError("timescales", e, checkpoint=c, **where)))
+    with stage("geometry", sub, **where):
+        pcs, ring, ring_x, pr, var_th = jax.block_until_ready(
+            geometry_agent(roll.h, roll.theta, roll.x))
+        out["ring"], out["ring_input"] = np.asarray(ring), np.asarray(ring_x)
+        out["participation_ratio"] = np.asarray(pr)
+        out["theta_var_explained"] = np.asarray(var_th)
+        out["pc_var_ratio"] = np.asarray(pcs.explained_variance_ratio)
+        mean_s, comp_s = np.asarray(pcs.mean)[st], np.asarray(pcs.components)[st]
+        h_s = np.asarray(roll.h)[st].reshape(len(st), -1, roll.h.shape[-1])
+        out["stage_pca_mean"], out["stage_pca_components"] = mean_s, comp_s
+        out["stage_proj"] = np.einsum("snh,sch->snc", h_s - mean_s[:, None], comp_s)
+        out["stage_theta"] = np.asarray(roll.theta)[st].reshape(len(st), -1)
+    if opts.manifold_inputs:
+        with stage("manifold", sub, **where):
+            x_ring = jax.vmap(lambda th: analysis.constant_input(
+                th, mask, cfg.encoding, cfg.theta_dot_scale))(jnp.asarray(theta_ring))
+            p_s = jax.tree.map(lambda v: v[st], params)
+            keys_s = jax.random.split(jax.random.fold_in(k_man, a), len(st))
+            man = jax.block_until_ready(manifold_agent(p_s, x_ring, roll.h[st], keys_s, opts))
+            m_theta = np.asarray(fp_theta_agent(man.xstar, roll.h[st], roll.theta[st],
+                                                k=opts.fp_theta_k))
+            m_valid = np.asarray(man.valid) & ok_a[st][:, None, None]
+            out["manifold_valid"] = m_valid
+            out["manifold_stable"] = np.asarray(man.is_stable) & m_valid
+            out["manifold_theta"] = np.where(m_valid, m_theta, np.nan)
+            out["manifold_proj"] = np.einsum("smkh,sch->smkc",
+                                             np.asarray(man.xstar) - mean_s[:, None, None],
+                                             comp_s)
+    del roll
+    with stage("policy_maps", sub, **where):
+        pm, sharp, contrast, rets = jax.block_until_ready(policy_maps_agent(
+            params, mask, k_map, tds, n_episodes=opts.map_episodes, bins=opts.map_bins,
+            encoding=cfg.encoding))
+        out["sharpness"] = np.asarray(sharp)
+        out["boundary_contrast"] = np.asarray(contrast)
+        out["map_visited_frac"] = np.asarray(pm.counts > 0).mean(axis=(-2, -1))
+        out["stage_map_torque"] = np.asarray(pm.torque)[st]
+        out["return_R"] = np.asarray(rets)[:, :opts.return_episodes].mean(-1)
+        out["map_theta_edges"] = np.asarray(pm.theta_edges[0])
+        out["map_theta_dot_edges"] = np.asarray(pm.theta_dot_edges[0])
+
+    # mask what unusable checkpoints produced (per-checkpoint and per-stage arrays)
+    for k, v in out.items():
+        if k in _SHARED or v.ndim == 0 or k == "track_s_start":
+            continue
+        rows = ok_a[st] if k.startswith(("stage_", "manifold_")) else ok_a
+        bad = ~rows.reshape((-1,) + (1,) * (v.ndim - 1))
+        if v.dtype == bool:
+            out[k] = np.where(bad, False, v)
+        elif np.issubdtype(v.dtype, np.floating):
+            out[k] = np.where(bad, np.nan, v)
+    for k, v in sub.items():
+        timings[k] = timings.get(k, 0.0) + v
+    return out
+
+
+def nth(k: int) -> str:
+    """"step", "2nd step", "3rd step", "4th step", ..."""
+    return "step" if k == 1 else f"{k}{'nd' if k == 2 else 'rd' if k == 3 else 'th'} step"
+
+
+def checkpoints_digest(run) -> str:
+    from rnnctl.runs import CHECKPOINTS_FILE
+    h = hashlib.sha256()
+    with open(Path(run.path) / CHECKPOINTS_FILE, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+

@@ -1,0 +1,177 @@
+"""Every setting of the paper's analysis of a run, and of the rules that decide its claims.
+
+`AnalysisOptions` fixes what is computed (saved with the results: re-analysis with other
+options recomputes); `ClaimOptions` fixes how the claims are decided from those results
+(changing it never needs a recomputation). Both are frozen: thresholds are chosen before
+looking at any run and never tuned to make a claim pass.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass
+
+__all__ = ["AnalysisOptions", "ClaimOptions", "DEFAULT_OPTIONS", "QUICK_OPTIONS",
+           "DEFAULT_CLAIM_OPTIONS", "default_stages"]
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """Every setting of the analysis (frozen and hashable: a static argument of jit).
+
+    Attributes:
+      seed: PRNG seed of the rollouts, fixed-point initial states and policy-map episodes.
+      episodes: deterministic 200-step episodes per checkpoint for fixed points, PCA, ring
+        score and timescales (the paper: 5 = 1000 steps).
+      map_episodes: episodes per checkpoint for the policy map (and R_t).
+      map_bins: policy-map grid, map_bins × map_bins over [-π, π) × [-8, 8].
+      return_episodes: R_t is the mean return of this many of the map episodes (≤
+        map_episodes; the paper's "10-episode average").
+      fp_init: initial states of the fixed-point search (visited states plus noise).
+      fp_noise: standard deviation of that noise.
+      fp_opt_steps, fp_lr: Adam steps and peak learning rate of the search.
+      fp_newton_steps: Newton refinement steps.
+      fp_max_points: fixed-point slots refined and kept per checkpoint.
+      fp_tol_q: a point with speed q < fp_tol_q is a fixed point.
+      fp_theta_k: nearest visited states whose circular-mean θ a fixed point represents.
+      manifold_inputs: M, constant inputs θ on a ring [-π, π) at which fixed points are
+        searched at every stage (the fixed-point manifold; 0: off).
+      manifold_fp_init, manifold_max_points: initial states and slots of those searches.
+      checkpoint_stride: analyse every k-th update (plus the last one and every stage);
+        1 = all (a large sweep, e.g. the atlas, analyses a subset).
+      tau_top: the k largest τ per step (the paper: 5).
+      tau_stride: analyse every tau_stride-th rollout step for the timescales.
+      tau_workers: threads for the eigen-decompositions (None: os.cpu_count()).
+      tau_confidence: coverage of the timescale intervals (the paper: 0.99).
+      stages: the training stages (update indices) of the figures and of claims 1–2;
+        None: about 0, 10 %, 25 %, 50 % and 100 % of the updates (`default_stages`).
+      fig_seed: seed of the representative agents in Fig 1b–1d (None: the first seed
+        with a non-diverged FO and PO agent).
+    """
+
+    seed: int = 0
+    episodes: int = 5
+    map_episodes: int = 20
+    map_bins: int = 64
+    return_episodes: int = 10
+    fp_init: int = 256
+    fp_noise: float = 0.01
+    fp_opt_steps: int = 500
+    fp_lr: float = 0.1
+    fp_newton_steps: int = 5
+    fp_max_points: int = 32
+    fp_tol_q: float = 1e-10
+    fp_theta_k: int = 10
+    manifold_inputs: int = 32
+    manifold_fp_init: int = 64
+    manifold_max_points: int = 8
+    checkpoint_stride: int = 1
+    tau_top: int = 5
+    tau_stride: int = 2
+    tau_workers: int | None = None
+    tau_confidence: float = 0.99
+    stages: tuple[int, ...] | None = None
+    fig_seed: int | None = None
+
+    def validate(self) -> "AnalysisOptions":
+        """Raise ValueError (one line, naming the field) for an invalid setting."""
+        for name in ("episodes", "map_episodes", "map_bins", "return_episodes", "fp_init",
+                     "fp_opt_steps", "fp_max_points", "fp_theta_k", "tau_top", "tau_stride",
+                     "manifold_fp_init", "manifold_max_points", "checkpoint_stride"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+                raise ValueError(f"AnalysisOptions.{name} must be a positive integer, got {v!r}")
+        if not isinstance(self.manifold_inputs, int) or self.manifold_inputs < 0:
+            raise ValueError("AnalysisOptions.manifold_inputs must be a non-negative integer")
+        if not isinstance(self.fp_newton_steps, int) or self.fp_newton_steps < 0:
+            raise ValueError("AnalysisOptions.fp_newton_steps must be a non-negative integer")
+        if self.return_episodes > self.map_episodes:
+            raise ValueError(f"AnalysisOptions.return_episodes ({self.return_episodes}) "
+                             f"must not exceed map_episodes ({self.map_episodes})")
+        if self.tau_workers is not None and (not isinstance(self.tau_workers, int)
+                                             or self.tau_workers <= 0):
+            raise ValueError("AnalysisOptions.tau_workers must be a positive integer or None")
+        if not 0 < self.tau_confidence < 1:
+            raise ValueError("AnalysisOptions.tau_confidence must lie in (0, 1)")
+        return self
+
+    def resolved(self) -> "AnalysisOptions":
+        """The same options with `tau_workers` filled in (os.cpu_count())."""
+        if self.tau_workers is not None:
+            return self
+        return dataclasses.replace(self, tau_workers=max(1, os.cpu_count() or 1))
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["stages"] = None if self.stages is None else list(self.stages)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "AnalysisOptions":
+        d = dict(d)
+        if d.get("stages") is not None:
+            d["stages"] = tuple(int(s) for s in d["stages"])
+        return cls(**d)
+
+
+DEFAULT_OPTIONS = AnalysisOptions()
+#: A tiny, fast analysis for smoke tests (`--quick`): few episodes, initial states,
+#: optimiser steps and timescale steps. Its numbers are not meant to decide anything.
+QUICK_OPTIONS = AnalysisOptions(episodes=2, map_episodes=4, map_bins=32, return_episodes=4,
+                                fp_init=32, fp_opt_steps=60, fp_newton_steps=2,
+                                fp_max_points=8, tau_stride=4, manifold_inputs=8,
+                                manifold_fp_init=16, manifold_max_points=4)
+
+
+def default_stages(n_updates: int) -> tuple[int, ...]:
+    """About 0, 10 %, 25 %, 50 % and 100 % of `n_updates` (distinct, sorted; 0 and U kept)."""
+    return tuple(sorted({int(round(f * n_updates)) for f in (0.0, 0.1, 0.25, 0.5, 1.0)}))
+
+
+@dataclass(frozen=True)
+class ClaimOptions:
+    """The fixed thresholds of the claim rules (`rnnctl.paper.claims`).
+
+    Attributes:
+      near_goal: claim 3: the stable fixed point "ends near θ = 0" if |θ| < near_goal.
+      near_hanging: claim 3: the unstable one "ends near ±π" if |θ| > near_hanging.
+      alpha: significance level of every test.
+      ci_level: coverage of every reported confidence interval (two-sided).
+      persist: claim 3: a kind of fixed point "emerges" at the first analysed checkpoint
+        from which it exists at this many consecutive checkpoints.
+      learning_start: claim 2: learning starts at the first checkpoint with this fraction
+        of the seed's return gain.
+      tau_middle: claim 5: the early-to-middle window, as fractions of the updates.
+      tau_end_updates: claim 5: the final window, the last this many updates.
+    """
+
+    near_goal: float = math.pi / 4
+    near_hanging: float = 3 * math.pi / 4
+    alpha: float = 0.05
+    ci_level: float = 0.95
+    persist: int = 3
+    learning_start: float = 0.1
+    tau_middle: tuple[float, float] = (0.1, 0.5)
+    tau_end_updates: int = 10
+
+    def validate(self) -> "ClaimOptions":
+        if not 0 < self.near_goal < self.near_hanging <= math.pi:
+            raise ValueError("ClaimOptions: need 0 < near_goal < near_hanging <= π")
+        if not 0 < self.alpha < 1 or not 0 < self.ci_level < 1:
+            raise ValueError("ClaimOptions: alpha and ci_level must lie in (0, 1)")
+        if not isinstance(self.persist, int) or self.persist < 1:
+            raise ValueError("ClaimOptions.persist must be a positive integer")
+        if not 0 <= self.tau_middle[0] < self.tau_middle[1] <= 1:
+            raise ValueError("ClaimOptions.tau_middle must be (lo, hi) with 0 <= lo < hi <= 1")
+        if not isinstance(self.tau_end_updates, int) or self.tau_end_updates < 1:
+            raise ValueError("ClaimOptions.tau_end_updates must be a positive integer")
+        return self
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["tau_middle"] = list(self.tau_middle)
+        return d
+
+
+DEFAULT_CLAIM_OPTIONS = ClaimOptions()

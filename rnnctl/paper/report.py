@@ -1,0 +1,224 @@
+"""summary.json and report.md of an analysed run: written from the claims and results,
+never recomputing anything."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+from rnnctl.paper.claims import Claim, _f, _fmt
+from rnnctl.paper.compute import excluded_agents, nth
+from rnnctl.paper.figures import FIGURE_FILES, FIGURES_DIR, representative_agents
+from rnnctl.paper.options import AnalysisOptions, ClaimOptions
+from rnnctl.paper.results import AnalysisResults
+
+__all__ = ["build_summary", "write_summary", "write_report", "SUMMARY_FILE", "REPORT_FILE",
+           "SUMMARY_FORMAT_VERSION"]
+
+SUMMARY_FILE = "summary.json"
+REPORT_FILE = "report.md"
+SUMMARY_FORMAT_VERSION = 2
+#: Steps per Pendulum episode (`envs.EPISODE_LEN`; kept here so writing a report does
+#: not import gymnax, and checked equal in the tests).
+EPISODE_LEN = 200
+
+
+def _clean(obj):
+    """JSON-ready copy: NumPy scalars/arrays to Python, NaN/inf to None."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _clean(obj.tolist())
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(float(obj)) else None
+    return obj
+
+
+def write_summary(summary: dict, path) -> None:
+    """Write summary.json atomically, as strict JSON (NaN and inf become null)."""
+    from rnnctl.runs import atomic_write
+    data = (json.dumps(_clean(summary), indent=2, allow_nan=False) + "\n").encode()
+    atomic_write(path, lambda f: f.write(data))
+
+
+def build_summary(run, results: AnalysisResults, claims: list[Claim], timing: dict,
+                  opts: AnalysisOptions, claim_opts: ClaimOptions, *,
+                  settings: list[dict] | None = None, degraded: list[dict] | None = None
+                  ) -> dict:
+    """What summary.json holds, from the run, its analysis and its claims.
+
+    `settings` lists one entry per combination of swept values ({"name", "values",
+    "agents", "figures", "claims"[, "claims_with_degraded"]}, claims as `Claim`s); the
+    top-level "claims" are those of the only setting of a run without a sweep.
+    """
+    excluded = set(excluded_agents(run))
+    final = np.asarray(run.metrics["eval_return"], np.float64)[:, -1]
+    fr = [{"agent": i, "seed": a["seed"], "obs": a["obs"], "eval_return": _f(final[i])}
+          for i, a in enumerate(run.agents)]
+    means, sds = {}, {}
+    for o in ("fo", "po"):
+        v = [final[i] for i, a in enumerate(run.agents) if a["obs"] == o and i not in excluded]
+        means[o] = _f(np.mean(v)) if v else None
+        sds[o] = _f(np.std(v, ddof=1)) if len(v) > 1 else None
+    diverged = list(run.info.get("diverged", []) or [])
+    known = {int(d["agent"]) for d in diverged}
+    for i in excluded - known:  # flagged in the metrics only
+        a = run.agents[i]
+        diverged.append({"agent": i, "seed": a["seed"], "obs": a["obs"],
+                         "update": int(np.flatnonzero(run.metrics["diverged"][i] > 0)[0])})
+    seed, a_po, a_fo = representative_agents(results, run, opts.fig_seed)
+    return {
+        "format_version": SUMMARY_FORMAT_VERSION,
+        "run": str(run.path),
+        "config": run.config.to_dict(),
+        "agents": [{"agent": i, **a, "diverged": i in excluded} for i, a in enumerate(run.agents)],
+        "final_return": fr,
+        "final_return_mean": means,
+        "final_return_sd": sds,
+        "diverged": diverged,
+        "excluded_from_claims": sorted(excluded),
+        **({"claims": [c.to_dict() for c in claims]} if not settings or len(settings) == 1
+           else {}),
+        "settings": [{**{k: v for k, v in e.items() if not k.startswith("claims")},
+                      "claims": [c.to_dict() for c in e["claims"]],
+                      **({"claims_with_degraded": [c.to_dict() for c in
+                                                   e["claims_with_degraded"]]}
+                         if "claims_with_degraded" in e else {})}
+                     for e in (settings or [])],
+        "degraded": list(degraded or []),
+        "rho_w_h_init": _rho_init(run),
+        "figures": {k: f"{FIGURES_DIR}/{v}" for k, v in FIGURE_FILES.items()},
+        "figure_agents": {"seed": seed, "po_agent": a_po, "fo_agent": a_fo},
+        "stages": results.stages.astype(int).tolist(),
+        "timing": timing,
+        "analysis_options": opts.to_dict(),
+        "claim_options": claim_opts.to_dict(),
+        "analysis_notes": {
+            "R_t": f"mean return of the first {opts.return_episodes} of the "
+                   f"{opts.map_episodes} deterministic policy-map episodes of each checkpoint "
+                   "(the same random starts at every checkpoint)",
+            "timescales": f"every {nth(opts.tau_stride)} of the {opts.episodes * EPISODE_LEN} "
+                          f"rollout steps ({int(results.tau_steps)} eigen-decompositions "
+                          f"per checkpoint), LAPACK sgeev in {opts.tau_workers} threads",
+            "fixed_point_inputs": "goal (θ=0, θ̇=0), zero, and hanging (θ=π, θ̇=0) inputs"
+                                  + (" (with the angle encoding the goal input is the zero "
+                                     "input)" if run.config.encoding == "angle" else ""),
+            "checkpoints": (f"{len(results.updates)} analysed checkpoints: updates "
+                            f"0, {opts.checkpoint_stride}, {2 * opts.checkpoint_stride}, ... "
+                            "plus the last and the figure stages"
+                            if opts.checkpoint_stride > 1 else "every update"),
+        },
+    }
+
+
+def _rho_init(run) -> list:
+    """Spectral radius of W_h at initialisation, per agent."""
+    w = np.asarray(run.stacked_params()["rnn"]["W_h"][:, 0], np.float64)
+    return [float(np.abs(np.linalg.eigvals(m)).max()) for m in w]
+
+
+def write_report(summary: dict, path) -> None:
+    """report.md for a person, from summary.json's content alone (written atomically)."""
+    from rnnctl.runs import atomic_write
+    s = _clean(summary)
+    cfg = s["config"]
+    t = s["timing"]
+    fm, fsd = s["final_return_mean"], s.get("final_return_sd", {})
+    n = {o: sum(1 for a in s["agents"] if a["obs"] == o) for o in ("fo", "po")}
+    opts = s["analysis_options"]
+    lines = [
+        "# rnnctl analysis report",
+        "",
+        f"Run: `{s['run']}`",
+        "",
+        "## Run",
+        "",
+        f"- {len(s['agents'])} agents: {n['fo']} FO, {n['po']} PO (seeds "
+        f"{sorted({a['seed'] for a in s['agents']})}); vanilla RNN, {cfg['hidden']} units, "
+        f"input encoding `{cfg['encoding']}`",
+        f"- recurrent PPO: {cfg['n_updates']} updates × {cfg['n_envs'] * cfg['rollout_len']} "
+        f"environment steps per agent; lr {cfg['lr']}, γ {cfg['gamma']}, λ "
+        f"{cfg['gae_lambda']}, {cfg['n_epochs']} epochs × {cfg['n_minibatches']} minibatches",
+        f"- final deterministic return (eval, 16 episodes, update {cfg['n_updates']}): "
+        f"FO {_fmt(fm.get('fo'), 4)} ± {_fmt(fsd.get('fo'), 3)}, PO {_fmt(fm.get('po'), 4)} "
+        f"± {_fmt(fsd.get('po'), 3)} (mean ± sd over seeds)",
+        f"- diverged agents: " + (", ".join(f"agent {d['agent']} (seed {d['seed']}, "
+                                            f"{d['obs']}, update {d['update']})"
+                                            for d in s["diverged"])
+                                  + " — left out of every claim" if s["diverged"] else "none"),
+        "",
+        f"![learning curves]({s['figures']['learning_curves']})",
+        "",
+        "## Timing",
+        "",
+        "| stage | seconds |",
+        "|---|---:|",
+    ]
+    rows = [("compile_s", "training: compile"), ("train_s", "training: updates"),
+            *((f"{k}_s", f"analysis: {k.replace('_', ' ')}") for k in
+              ("rollouts", "fixed_points", "fp_tracking", "timescales", "geometry",
+               "policy_maps")),
+            ("analysis_s", "analysis: all of the above (compile included)"),
+            ("figures_s", "figures"),
+            ("total_analysis_s", "analysis stage total (compute, save, claims, figures)")]
+    for key, label in rows:
+        if isinstance(t.get(key), (int, float)):
+            lines.append(f"| {label} | {t[key]:.1f} |")
+    if t.get("analysis_reused"):
+        lines.append("\nThe analysis was loaded from analysis.npz (reuse), not recomputed.")
+    if t.get("env_steps_per_s") is not None:
+        lines.append(f"\nTraining throughput: {t['env_steps_per_s']:,.0f} environment steps "
+                     "per second.")
+    lines += [
+        "",
+        "## Analysis settings",
+        "",
+        f"- {opts['episodes']} deterministic episodes ({opts['episodes'] * EPISODE_LEN} steps) per "
+        f"checkpoint, the same random starts for every agent and checkpoint",
+        f"- fixed points at the goal input x* (θ=0, θ̇=0): {opts['fp_init']} initial states "
+        f"(visited states + noise {opts['fp_noise']}), {opts['fp_opt_steps']} Adam steps, "
+        f"{opts['fp_newton_steps']} Newton steps, q < {opts['fp_tol_q']:g}",
+        f"- timescales: {s['analysis_notes']['timescales']} (tau_stride "
+        f"{opts['tau_stride']}; 1 = all steps, the paper's estimator)",
+        f"- policy maps: {opts['map_episodes']} episodes per checkpoint, "
+        f"{opts['map_bins']}×{opts['map_bins']} bins; R_t = "
+        f"{s['analysis_notes']['R_t']}",
+        f"- figures show seed {s['figure_agents']['seed']}; stages (updates) "
+        f"{s['stages']}",
+        "",
+        "## The paper's claims",
+        "",
+        "Each claim is decided by the fixed rule stated with it (chosen before looking at "
+        "any run); diverged agents are left out.",
+        "",
+        "| # | claim | verdict |",
+        "|---|---|---|",
+        *(f"| {c['id']} | {c['claim']} | {'holds' if c['holds'] else 'does not hold'} |"
+          for c in s["claims"]),
+        "",
+    ]
+    for c in s["claims"]:
+        verdict = "**holds**" if c["holds"] else "**does not hold**"
+        lines += [
+            f"### Claim {c['id']}",
+            "",
+            f"**Paper:** {c['claim']}",
+            "",
+            f"**Rule:** {c['rule']}",
+            "",
+            f"**Measured:** {c['measured']}.",
+            "",
+            f"**Verdict:** {verdict}. Figure: [{c['figure']}]({c['figure']})",
+            "",
+            f"![claim {c['id']}]({c['figure']})",
+            "",
+        ]
+    text = "\n".join(lines) + "\n"
+    atomic_write(path, lambda f: f.write(text.encode()))
