@@ -21,7 +21,7 @@ import matplotlib as mpl
 from matplotlib.figure import Figure
 from matplotlib.colors import Normalize
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 
 __all__ = ["learning_curves", "fig1b_policy", "fig1c_geometry", "fig1d_fixed_points",
            "fig1e_timescales"]
@@ -613,4 +613,53 @@ def fig_manifold(theta_in, stages: Sequence, fp_theta, stable, valid, *, label: 
         fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
         fig.suptitle("Fixed points along a ring of constant inputs" + (f" ({label})"
                                                                        if label else ""))
+        return _finish(fig, path)
+
+
+# ---------------------------------------------------------------------------------------
+# The atlas: claims × conditions
+
+
+def atlas_grid(cells, rows: Sequence[str], cols: Sequence[str], *, title: str = "",
+               path=None) -> Figure:
+    """A table of verdicts: one row per claim, one column per condition.
+
+    Args:
+      cells: [C cols][R rows] dicts {"holds": bool, "effect": float|None,
+        "ci": [lo, hi]|None, "p": float|None}.
+      rows: R claim labels. cols: C condition labels.
+      title: the figure title.
+      path: where to write the PNG (optional).
+    Returns:
+      The Figure (one axes).
+    """
+    n_c, n_r = len(cols), len(rows)
+    _require(len(cells) == n_c and all(len(c) == n_r for c in cells),
+             f"cells must be [{n_c}][{n_r}]")
+
+    def f(x, d=3):
+        return "n/a" if x is None or not np.isfinite(float(x)) else f"{float(x):.{d}g}"
+
+    with mpl.rc_context(_STYLE):
+        fig = _new_figure(0.62 * n_r + 1.4)
+        ax = fig.add_subplot()
+        for i, col in enumerate(cells):
+            for j, cell in enumerate(col):
+                ok = bool(cell.get("holds"))
+                ax.add_patch(Rectangle((i, j), 1, 1, lw=0.8, ec="white",
+                                                   fc="#9ed89e" if ok else "#eeeeee"))
+                ci = cell.get("ci") or [None, None]
+                ax.text(i + 0.5, j + 0.5, f"{'holds' if ok else 'does not hold'}\n"
+                        f"{f(cell.get('effect'))} [{f(ci[0])}, {f(ci[1])}]\n"
+                        f"p {f(cell.get('p'), 2)}", ha="center", va="center", fontsize=6.5)
+        ax.set_xlim(0, n_c)
+        ax.set_ylim(n_r, 0)
+        ax.set_xticks(np.arange(n_c) + 0.5, labels=list(cols), fontsize=7)
+        ax.set_yticks(np.arange(n_r) + 0.5, labels=list(rows), fontsize=7)
+        ax.tick_params(length=0)
+        for side in ("top", "right", "left", "bottom"):
+            ax.spines[side].set_visible(False)
+        ax.xaxis.tick_top()
+        if title:
+            fig.suptitle(title)
         return _finish(fig, path)

@@ -8,14 +8,17 @@ caller (`ClaimContext.excluded`).
 from __future__ import annotations
 
 import math
-import warnings
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 
 from rnnctl.analysis.stats import (geometric_mean_ci, one_sample_test, paired_test,
                                    sign_count)
+from rnnctl.paper.fmt import (fmt, fmt_list, fmt_p, fmt_stat, json_float, json_floats, pct,
+                              rad)
+from rnnctl.paper.measures import (emergence, end_positions, final_theta, learning_start,
+                                   nanmean, reward_to_go_pairs, tau_curve, tau_windows,
+                                   window_gmean, wrap_abs)
 from rnnctl.paper.options import DEFAULT_CLAIM_OPTIONS, ClaimOptions
 from rnnctl.paper.results import AnalysisResults
 
@@ -93,116 +96,6 @@ class ClaimContext:
                 if allowed is None or i in allowed]
 
 
-def _f(x, digits: int = 6):
-    """A JSON-ready float rounded to `digits` significant digits (None for NaN/inf)."""
-    if x is None:
-        return None
-    x = float(x)
-    if not math.isfinite(x):
-        return None
-    return float(f"{x:.{digits}g}")
-
-
-def _fl(a, digits: int = 6):
-    """Nested lists of `_f` floats (None for NaN)."""
-    a = np.asarray(a, np.float64)
-    return [_fl(x, digits) for x in a] if a.ndim else _f(a, digits)
-
-
-def _nanmean(a, axis=0):
-    """NaN-ignoring mean (NaN where a column has no finite value, without a warning)."""
-    a = np.asarray(a, np.float64)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(a, axis=axis)
-
-
-def _nansd(a, axis=0):
-    """NaN-ignoring standard deviation over seeds (ddof = 1; NaN below 2 values)."""
-    a = np.asarray(a, np.float64)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanstd(a, axis=axis, ddof=1)
-
-
-def _t_ci(samples, confidence: float, axis: int = 0):
-    """(mean, low, high) of a Student-t interval over `axis` ignoring NaN; NaN if < 2."""
-    from scipy import stats
-    a = np.asarray(samples, np.float64)
-    n = np.isfinite(a).sum(axis)
-    m = _nanmean(a, axis)
-    with np.errstate(all="ignore"):
-        sem = _nansd(a, axis) / np.sqrt(n)
-        lo, hi = stats.t.interval(confidence, np.maximum(n - 1, 1), loc=m, scale=sem)
-    bad = n < 2
-    return m, np.where(bad, np.nan, lo), np.where(bad, np.nan, hi)
-
-
-def _reward_to_go(results, po: list[int], key: str = "return_R"):
-    """Pooled (d, g, seed) of the PO agents and the regression of g on d."""
-    from rnnctl import analysis
-    d = results.track_s_distance[po]
-    ret = getattr(results, key)[po]
-    reg = analysis.reward_to_go_regression(d, ret) if po else None
-    g = ret[:, -1:] - ret
-    seeds = np.broadcast_to(results.agent_seed[po][:, None], d.shape)
-    # the regression drops the last checkpoint's (0, 0) pair; so does the figure
-    d, g, seeds = d[:, :-1].ravel(), g[:, :-1].ravel(), seeds[:, :-1].ravel()
-    keep = np.isfinite(d) & np.isfinite(g)
-    return d[keep], g[keep], seeds[keep], reg
-
-
-def tau_curve(results, idx: list[int], confidence: float):
-    """τ̄ curve of agents `idx` over checkpoints: geometric mean across seeds with a
-    bootstrap `confidence` interval (always positive); one agent: its own τ̄, no interval."""
-    if not idx:
-        raise ValueError("no non-diverged agent")
-    tau = np.asarray(results.tau_avg[idx], np.float64)
-    if len(idx) == 1:
-        nan = np.full(tau.shape[1], np.nan)
-        return tau[0], nan, nan
-    g = geometric_mean_ci(tau, confidence=confidence)
-    return np.asarray(g.gmean), np.asarray(g.low), np.asarray(g.high)
-
-
-def _wrap_abs(theta):
-    return np.abs((np.asarray(theta, np.float64) + np.pi) % (2 * np.pi) - np.pi)
-
-
-def _pct(c: float) -> str:
-    return f"{100 * c:g}%"
-
-
-def _rad(x: float) -> str:
-    """An angle in radians, as a multiple of π where it is one (π/4, 3π/4), else a number."""
-    for den in (1, 2, 3, 4, 6, 8, 12):
-        num = x * den / math.pi
-        if abs(num - round(num)) < 1e-9 and round(num) > 0:
-            n = round(num)
-            return f"{'' if n == 1 else n}π" + ("" if den == 1 else f"/{den}")
-    return f"{x:.3g} rad"
-
-
-def _fmt(x, digits: int = 3) -> str:
-    if x is None:
-        return "n/a"
-    x = float(x)
-    return f"{x:.{digits}g}" if math.isfinite(x) else "n/a"
-
-
-def _fmt_p(p) -> str:
-    if p is None or not math.isfinite(float(p)):
-        return "n/a"
-    p = float(p)
-    return f"{p:.2g}" if p >= 1e-3 else f"{p:.1e}"
-
-
-def _fmt_list(a) -> str:
-    return "[" + ", ".join(_fmt(v, 2) for v in np.asarray(a, np.float64).tolist()) + "]"
-
-
-# ----------------------------------------------------------------------------- figures
-
 def _stat(st) -> dict:
     """A `Stat` as JSON-ready dict (with the test's own names)."""
     return st.to_dict()
@@ -220,18 +113,6 @@ def _headline(tests: dict) -> dict:
 
 def _significant(st, alpha: float) -> bool:
     return bool(math.isfinite(st.p_value) and st.p_value < alpha)
-
-
-def _fmt_stat(st, digits: int = 3) -> str:
-    """"0.42 [0.31, 0.53], p 0.002, n 5"."""
-    return (f"{_fmt(st.effect, digits)} [{_fmt(st.ci[0], digits)}, {_fmt(st.ci[1], digits)}], "
-            f"p {_fmt_p(st.p_value)}, n {st.n_seeds}")
-
-
-def _positions(results: AnalysisResults) -> tuple[int, int]:
-    """Positions of update 0 and of the final update among the analysed checkpoints."""
-    u = results.updates.astype(int)
-    return int(np.flatnonzero(u == 0)[0]) if (u == 0).any() else 0, len(u) - 1
 
 
 def _pairs_by_seed(ctx: ClaimContext) -> tuple[list[int], list[int]]:
@@ -253,7 +134,7 @@ def claim_sharpness(ctx: ClaimContext) -> Claim:
     results, opts = ctx.results, ctx.options
     fo, po = ctx.group("fo"), ctx.group("po")
     fo_p, po_p = _pairs_by_seed(ctx)
-    c0, cf = _positions(results)
+    c0, cf = end_positions(results)
     conf = opts.ci_level
     metrics = {"saturated_fraction": results.sharpness,
                "boundary_contrast": results.boundary_contrast}
@@ -267,7 +148,7 @@ def claim_sharpness(ctx: ClaimContext) -> Claim:
     holds = all(_significant(t, opts.alpha) for t in primary.values())
     sec = tests["boundary_contrast"]
     sec_holds = all(_significant(t, opts.alpha) for t in sec.values())
-    means = {f"{o}_{k}": _fl([_nanmean(metrics[k][idx, c]) for c in (c0, cf)])
+    means = {f"{o}_{k}": json_floats([nanmean(metrics[k][idx, c]) for c in (c0, cf)])
              for o, idx in (("fo", fo), ("po", po)) for k in metrics}
     return Claim(
         id=1, text="Policy sharpness rises with training; FO ends sharper than PO.",
@@ -283,21 +164,10 @@ def claim_sharpness(ctx: ClaimContext) -> Claim:
                "tests": {k: {t: _stat(v) for t, v in d.items()} for k, d in tests.items()},
                "boundary_contrast_holds": sec_holds, "seed_means_update0_final": means,
                "updates": [int(results.updates[c0]), int(results.updates[cf])]},
-        measured=(f"saturated fraction rises FO {_fmt_stat(primary['fo_rise'])}, PO "
-                  f"{_fmt_stat(primary['po_rise'])}; FO − PO at the end "
-                  f"{_fmt_stat(primary['fo_vs_po'])} (effects: mean paired differences, "
-                  f"{_pct(conf)} CI); boundary contrast FO − PO {_fmt_stat(sec['fo_vs_po'])}"))
-
-
-def _learning_start(returns: np.ndarray, c0: int, frac: float) -> int:
-    """First checkpoint after update 0 whose return has gained `frac` of the agent's
-    total gain (max − initial); 1 if it never gains."""
-    r = np.asarray(returns, np.float64)
-    gain = np.nanmax(r) - r[c0]
-    if not np.isfinite(gain) or gain <= 0:
-        return min(c0 + 1, len(r) - 1)
-    hit = np.flatnonzero(r[c0 + 1:] >= r[c0] + frac * gain)
-    return int(c0 + 1 + hit[0]) if hit.size else len(r) - 1
+        measured=(f"saturated fraction rises FO {fmt_stat(primary['fo_rise'])}, PO "
+                  f"{fmt_stat(primary['po_rise'])}; FO − PO at the end "
+                  f"{fmt_stat(primary['fo_vs_po'])} (effects: mean paired differences, "
+                  f"{pct(conf)} CI); boundary contrast FO − PO {fmt_stat(sec['fo_vs_po'])}"))
 
 
 def claim_ring(ctx: ClaimContext) -> Claim:
@@ -312,11 +182,11 @@ def claim_ring(ctx: ClaimContext) -> Claim:
     """
     results, opts = ctx.results, ctx.options
     po = ctx.group("po")
-    c0, cf = _positions(results)
+    c0, cf = end_positions(results)
     conf = opts.ci_level
     dis = []
     for i in po:
-        start = _learning_start(results.roll_return[i], c0, opts.learning_start)
+        start = learning_start(results.roll_return[i], c0, opts.learning_start)
         seg = results.ring[i, start:cf]
         dis.append(start + int(np.nanargmin(seg)) if np.isfinite(seg).any() else start)
     dis = np.asarray(dis, int)
@@ -338,14 +208,14 @@ def claim_ring(ctx: ClaimContext) -> Claim:
     primary = tests["ring_score"]
     holds = all(_significant(t, opts.alpha) for t in primary.values())
     ring_po = results.ring[po] if po else np.full((1, len(results.updates)), np.nan)
-    input_ring = float(_nanmean(results.ring_input[po].ravel())) if po else float("nan")
+    input_ring = float(nanmean(results.ring_input[po].ravel())) if po else float("nan")
     return Claim(
         id=2, text="In PO, the hidden states form a ring ordered by θ (ring score rises).",
         rule=(f"Ring score = |circular correlation| between θ and the angle of the θ-binned "
               f"mean hidden state in its top-2 PC plane (analysis.ring_score). PO agents; "
               f"paired one-sided t-tests over seeds of the final ring score against (a) "
               f"update 0 and (b) each seed's most disordered checkpoint after learning starts "
-              f"(lowest ring score from the first checkpoint with {_pct(opts.learning_start)} "
+              f"(lowest ring score from the first checkpoint with {pct(opts.learning_start)} "
               f"of the seed's return gain, final excluded); holds if both p < {opts.alpha:g}. "
               f"Secondary, same tests: variance of h explained by θ (rises), participation "
               f"ratio (falls)."),
@@ -353,40 +223,16 @@ def claim_ring(ctx: ClaimContext) -> Claim:
         stats={**_headline(primary),
                "tests": {k: {t: _stat(v) for t, v in d.items()} for k, d in tests.items()},
                "most_disordered_update": [int(results.updates[c]) for c in dis],
-               "po_ring_mean": _fl(_nanmean(ring_po)),
-               "input_ring_score": _f(input_ring), "encoding": ctx.encoding},
-        measured=(f"PO ring score {_fmt(_nanmean(ring_po[:, c0]))} → "
-                  f"{_fmt(_nanmean(ring_po[:, cf]))} (seed means); rise from update 0 "
-                  f"{_fmt_stat(primary['from_update0'])}, from the most disordered checkpoint "
-                  f"{_fmt_stat(primary['from_most_disordered'])}; θ explains "
-                  f"{_fmt_stat(tests['theta_variance_explained']['from_update0'])} more "
-                  f"variance; the input itself scores {_fmt(input_ring)} (encoding "
+               "po_ring_mean": json_floats(nanmean(ring_po)),
+               "input_ring_score": json_float(input_ring), "encoding": ctx.encoding},
+        measured=(f"PO ring score {fmt(nanmean(ring_po[:, c0]))} → "
+                  f"{fmt(nanmean(ring_po[:, cf]))} (seed means); rise from update 0 "
+                  f"{fmt_stat(primary['from_update0'])}, from the most disordered checkpoint "
+                  f"{fmt_stat(primary['from_most_disordered'])}; θ explains "
+                  f"{fmt_stat(tests['theta_variance_explained']['from_update0'])} more "
+                  f"variance; the input itself scores {fmt(input_ring)} (encoding "
                   f"{ctx.encoding!r}" + (": (cos θ, sin θ) is already a ring)"
                                          if ctx.encoding == "cos_sin" else ")")))
-
-
-def emergence(has: np.ndarray, persist: int) -> int:
-    """First checkpoint c from which `has` holds at `persist` consecutive checkpoints
-    (fewer at the end of training: every remaining one); -1 if none.
-
-    Args:
-      has: [C] bool per analysed checkpoint.
-    """
-    has = np.asarray(has, bool)
-    n = has.size
-    for c in range(n):
-        if has[c:min(c + persist, n)].all():
-            return c
-    return -1
-
-
-def _final_theta(theta: np.ndarray, kind: np.ndarray, target: float) -> float:
-    """θ of the fixed point of a kind circularly nearest `target` (NaN if none)."""
-    th = np.where(kind, theta, np.nan)
-    if not np.isfinite(th).any():
-        return float("nan")
-    gap = _wrap_abs(th - target)
-    return float(th[np.nanargmin(gap)])
 
 
 def claim_fixed_points(ctx: ClaimContext) -> Claim:
@@ -402,7 +248,7 @@ def claim_fixed_points(ctx: ClaimContext) -> Claim:
     """
     results, opts = ctx.results, ctx.options
     po = ctx.group("po")
-    c0, cf = _positions(results)
+    c0, cf = end_positions(results)
     upd = results.updates.astype(int)
     names = [str(n) for n in results.fp_inputs.tolist()]
     alpha_x = opts.alpha / len(names)
@@ -416,14 +262,14 @@ def claim_fixed_points(ctx: ClaimContext) -> Claim:
             e_u = emergence(unstable[i].any(-1), opts.persist)
             es.append(int(upd[e_s]) if e_s >= 0 else -1)
             eu.append(int(upd[e_u]) if e_u >= 0 else -1)
-            ths.append(_final_theta(results.fp_theta[i, cf, x], stable[i, cf], 0.0))
-            thu.append(_final_theta(results.fp_theta[i, cf, x], unstable[i, cf], math.pi))
+            ths.append(final_theta(results.fp_theta[i, cf, x], stable[i, cf], 0.0))
+            thu.append(final_theta(results.fp_theta[i, cf, x], unstable[i, cf], math.pi))
         es, eu = np.asarray(es, float), np.asarray(eu, float)
         ths, thu = np.asarray(ths), np.asarray(thu)
         both = (es >= 0) & (eu >= 0)
         first = both & (es < eu)
-        near_g = np.isfinite(ths) & (_wrap_abs(ths) < opts.near_goal)
-        near_h = np.isfinite(thu) & (_wrap_abs(thu) > opts.near_hanging)
+        near_g = np.isfinite(ths) & (wrap_abs(ths) < opts.near_goal)
+        near_h = np.isfinite(thu) & (wrap_abs(thu) > opts.near_hanging)
         ok = first & near_g & near_h
         sign = sign_count(es[both], eu[both])
         gap = one_sample_test((eu - es)[both], confidence=opts.ci_level)
@@ -433,13 +279,13 @@ def claim_fixed_points(ctx: ClaimContext) -> Claim:
         per_input[name] = {
             "holds": h, "test": "sign test (binomial, one-sided) of stable-first over seeds "
                                 "where both emerge",
-            "p_value": _f(sign.p_value), "k_stable_first": sign.k, "n_both_emerge": sign.n,
-            "alpha_bonferroni": _f(alpha_x), "effect": _f(gap.effect),
+            "p_value": json_float(sign.p_value), "k_stable_first": sign.k, "n_both_emerge": sign.n,
+            "alpha_bonferroni": json_float(alpha_x), "effect": json_float(gap.effect),
             "effect_name": "mean updates from stable to unstable emergence",
-            "ci": [_f(gap.ci[0]), _f(gap.ci[1])], "n_seeds": len(po),
+            "ci": [json_float(gap.ci[0]), json_float(gap.ci[1])], "n_seeds": len(po),
             "n_seeds_all_conditions": int(ok.sum()),
             "stable_emerges": [int(v) for v in es], "unstable_emerges": [int(v) for v in eu],
-            "final_stable_theta": _fl(ths), "final_unstable_theta": _fl(thu),
+            "final_stable_theta": json_floats(ths), "final_unstable_theta": json_floats(thu),
             "stable_near_goal": [bool(v) for v in near_g],
             "unstable_near_hanging": [bool(v) for v in near_h],
             "checkpoints_with_stable": [int(v) for v in stable[po].any(-1).sum(-1)] if po else [],
@@ -457,22 +303,22 @@ def claim_fixed_points(ctx: ClaimContext) -> Claim:
               f"hanging: θ=π, θ̇=0). A kind (stable / unstable) emerges at the first analysed "
               f"checkpoint from which it exists at {opts.persist} consecutive checkpoints. Per "
               f"PO seed: both emerge, the stable one first, and at the final update the stable "
-              f"FP nearest θ=0 has |θ| < {_rad(opts.near_goal)} and the unstable FP nearest π "
-              f"has |θ| > {_rad(opts.near_hanging)}. Holds at x* if more than half of the seeds "
+              f"FP nearest θ=0 has |θ| < {rad(opts.near_goal)} and the unstable FP nearest π "
+              f"has |θ| > {rad(opts.near_hanging)}. Holds at x* if more than half of the seeds "
               f"meet all of it and a one-sided sign test of stable-first (seeds where both "
               f"emerge) has p < {opts.alpha:g}/{len(names)} (Bonferroni over inputs); holds if "
               f"it holds at any input."),
         holds=any(holds_at), figure=FIGURE_OF_CLAIM[3],
         stats={"test": b["test"], "effect": b["effect"], "effect_name": b["effect_name"],
                "ci": b["ci"], "p_value": b["p_value"], "n_seeds": len(po),
-               "decided_by": best, "inputs": per_input, "min_attainable_p": _f(min_p),
+               "decided_by": best, "inputs": per_input, "min_attainable_p": json_float(min_p),
                "persist": opts.persist},
         measured="; ".join(
             f"{n}: stable first in {d['k_stable_first']}/{d['n_both_emerge']} seeds where both "
-            f"emerge (p {_fmt_p(d['p_value'])}), all conditions {d['n_seeds_all_conditions']}"
+            f"emerge (p {fmt_p(d['p_value'])}), all conditions {d['n_seeds_all_conditions']}"
             f"/{d['n_seeds']}, stable emerges at {d['stable_emerges']}, unstable at "
             f"{d['unstable_emerges']} (−1: never)" for n, d in per_input.items())
-        + (f"; with {len(po)} seeds the smallest attainable sign-test p is {_fmt_p(min_p)}"
+        + (f"; with {len(po)} seeds the smallest attainable sign-test p is {fmt_p(min_p)}"
            if po and min_p >= alpha_x else ""))
 
 
@@ -488,7 +334,7 @@ def claim_reward_to_go(ctx: ClaimContext) -> Claim:
     from scipy import stats as sps
     results, opts = ctx.results, ctx.options
     po = ctx.group("po")
-    _, _, _, reg = _reward_to_go(results, po, "return_R")
+    _, _, _, reg = reward_to_go_pairs(results, po, "return_R")
     rs = []
     for i in po:
         d = results.track_s_distance[i, :-1]
@@ -517,43 +363,23 @@ def claim_reward_to_go(ctx: ClaimContext) -> Claim:
               f"stable FP (goal input) to its final location, g_t = R_U − R_t with R_t the "
               f"mean return of {ctx.return_episodes} deterministic episodes of checkpoint t. "
               f"Per-seed Pearson r(d, g); holds if a one-sided t-test of the seeds' Fisher z "
-              f"has p < {opts.alpha:g} (effect: tanh of the mean z, {_pct(opts.ci_level)} "
+              f"has p < {opts.alpha:g} (effect: tanh of the mean z, {pct(opts.ci_level)} "
               f"CI). The paper's pooled regression of g on d is reported too."),
         holds=holds, figure=FIGURE_OF_CLAIM[4],
-        stats={"test": "one-sample t-test of per-seed Fisher z(r) > 0", "effect": _f(effect),
+        stats={"test": "one-sample t-test of per-seed Fisher z(r) > 0", "effect": json_float(effect),
                "effect_name": "mean per-seed Pearson r (tanh of mean Fisher z)",
-               "ci": [_f(ci[0]), _f(ci[1])], "p_value": _f(zt.p_value),
-               "p_wilcoxon": _f(zt.p_wilcoxon), "n_seeds": zt.n_seeds,
-               "per_seed_r": _fl(rs),
-               "pooled_regression": {k: (_f(v) if k != "n" else int(v)) for k, v in rd.items()},
+               "ci": [json_float(ci[0]), json_float(ci[1])], "p_value": json_float(zt.p_value),
+               "p_wilcoxon": json_float(zt.p_wilcoxon), "n_seeds": zt.n_seeds,
+               "per_seed_r": json_floats(rs),
+               "pooled_regression": {k: (json_float(v) if k != "n" else int(v)) for k, v in rd.items()},
                "return": f"rollout_{ctx.return_episodes}_episodes",
-               "eval_return_regression": ({k: (_f(v) if k != "n" else int(v))
+               "eval_return_regression": ({k: (json_float(v) if k != "n" else int(v))
                                            for k, v in reg_eval.to_dict().items()}
                                           if reg_eval is not None else None)},
-        measured=(f"mean per-seed r {_fmt(effect)} [{_fmt(ci[0])}, {_fmt(ci[1])}], p "
-                  f"{_fmt_p(zt.p_value)} over {zt.n_seeds} PO seeds (per seed {_fmt_list(rs)}); "
-                  f"pooled regression slope {_fmt(rd.get('slope'))}, r {_fmt(rd.get('r'))}, "
-                  f"p {_fmt_p(rd.get('p_value'))}, n {rd.get('n', 0)} pairs"))
-
-
-def tau_windows(updates: np.ndarray, mid: tuple[float, float], end: int
-                ) -> dict[str, np.ndarray]:
-    """Positions of the claim-5 windows among the analysed `updates` [C]: update 0, the
-    early-to-middle window [mid[0]·U, mid[1]·U], and the last `end` updates."""
-    u = np.asarray(updates, int)
-    n = int(u[-1])
-    return {"update0": np.flatnonzero(u == 0),
-            "middle": np.flatnonzero((u >= math.ceil(mid[0] * n)) & (u <= math.floor(mid[1] * n))),
-            "end": np.flatnonzero(u > n - end)}
-
-
-def _window_gmean(tau: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Per-agent geometric mean of τ̄ over a window's checkpoints ([n] from [n, C])."""
-    if cols.size == 0:
-        return np.full(tau.shape[0], np.nan)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.exp(np.nanmean(np.log(np.where(tau[:, cols] > 0, tau[:, cols], np.nan)), -1))
+        measured=(f"mean per-seed r {fmt(effect)} [{fmt(ci[0])}, {fmt(ci[1])}], p "
+                  f"{fmt_p(zt.p_value)} over {zt.n_seeds} PO seeds (per seed {fmt_list(rs)}); "
+                  f"pooled regression slope {fmt(rd.get('slope'))}, r {fmt(rd.get('r'))}, "
+                  f"p {fmt_p(rd.get('p_value'))}, n {rd.get('n', 0)} pairs"))
 
 
 def claim_timescales(ctx: ClaimContext) -> Claim:
@@ -570,10 +396,10 @@ def claim_timescales(ctx: ClaimContext) -> Claim:
     tests, means = {}, {}
     for o, idx in (("po", po), ("fo", fo)):
         tau = results.tau_avg[idx] if idx else np.zeros((0, len(results.updates)))
-        w = {k: _window_gmean(tau, v) for k, v in win.items()}
+        w = {k: window_gmean(tau, v) for k, v in win.items()}
         tests[o] = {"rise": paired_test(w["update0"], w["middle"], log=True, confidence=conf),
                     "fall": paired_test(w["end"], w["middle"], log=True, confidence=conf)}
-        means[o] = {k: _f(geometric_mean_ci(v, confidence=conf).gmean) if len(v) else None
+        means[o] = {k: json_float(geometric_mean_ci(v, confidence=conf).gmean) if len(v) else None
                     for k, v in w.items()}
     t = tests["po"]
     holds = all(_significant(v, opts.alpha) for v in t.values())
@@ -586,20 +412,20 @@ def claim_timescales(ctx: ClaimContext) -> Claim:
         rule=(f"τ̄_t = mean over rollout steps of the mean of the top-{ctx.tau_top} "
               f"τ_i = 1/|ln|λ_i|| of the stable modes (|λ_i| < 1) of J_t = diag(1−h_t²)W_h. Per "
               f"PO seed, the geometric mean of τ̄ over three windows fixed in advance: update 0, "
-              f"updates {_pct(opts.tau_middle[0])}–{_pct(opts.tau_middle[1])} of training, "
+              f"updates {pct(opts.tau_middle[0])}–{pct(opts.tau_middle[1])} of training, "
               f"and the last {opts.tau_end_updates} updates. Paired one-sided t-tests on log τ̄: "
               f"middle > update 0 (rise) and middle > last (fall); holds if both "
-              f"p < {opts.alpha:g} (effects: ratios of geometric means, {_pct(conf)} CI)."),
+              f"p < {opts.alpha:g} (effects: ratios of geometric means, {pct(conf)} CI)."),
         holds=holds, figure=FIGURE_OF_CLAIM[5],
         stats={**_headline(t), "tests": {o: {k: _stat(v) for k, v in d.items()}
                                          for o, d in tests.items()},
                "window_updates": spans, "window_gmean": means, "unit": "steps",
                "dt_s": ctx.dt},
-        measured=(f"PO τ̄ (geometric mean over seeds, steps) {_fmt(m['update0'])} at update 0, "
-                  f"{_fmt(m['middle'])} in updates {spans['middle']}, {_fmt(m['end'])} in the "
-                  f"last {opts.tau_end_updates}: rise ×{_fmt_stat(t['rise'])}, fall "
-                  f"×{_fmt_stat(t['fall'])}; FO rise ×{_fmt_stat(tests['fo']['rise'])}, fall "
-                  f"×{_fmt_stat(tests['fo']['fall'])}"))
+        measured=(f"PO τ̄ (geometric mean over seeds, steps) {fmt(m['update0'])} at update 0, "
+                  f"{fmt(m['middle'])} in updates {spans['middle']}, {fmt(m['end'])} in the "
+                  f"last {opts.tau_end_updates}: rise ×{fmt_stat(t['rise'])}, fall "
+                  f"×{fmt_stat(t['fall'])}; FO rise ×{fmt_stat(tests['fo']['rise'])}, fall "
+                  f"×{fmt_stat(tests['fo']['fall'])}"))
 
 
 CLAIMS = (claim_sharpness, claim_ring, claim_fixed_points, claim_reward_to_go,

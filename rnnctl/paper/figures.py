@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnctl.paper.claims import _reward_to_go, tau_curve, tau_windows
+from rnnctl.paper.measures import reward_to_go_pairs, tau_curve, tau_windows
 from rnnctl.paper.compute import excluded_agents
 from rnnctl.paper.options import DEFAULT_CLAIM_OPTIONS, AnalysisOptions, ClaimOptions
 from rnnctl.paper.results import AnalysisResults
@@ -131,7 +131,7 @@ def draw_figures(results: AnalysisResults, run, outdir, *,
         mean = results.stage_pca_mean[a_geo][-1]
         comp = results.stage_pca_components[a_geo][-1]
         path_pc = (results.track_s_path[a_geo] - mean) @ comp[:2].T
-        d, g, seeds, reg = _reward_to_go(results, groups["po"], "return_R")
+        d, g, seeds, reg = reward_to_go_pairs(results, groups["po"], "return_R")
         nan = float("nan")
         plotting.fig1d_fixed_points(
             path_pc, results.return_R[a_geo], d, g, seed_ids=seeds,

@@ -7,7 +7,8 @@ import math
 
 import numpy as np
 
-from rnnctl.paper.claims import Claim, _f, _fmt
+from rnnctl.paper.claims import Claim
+from rnnctl.paper.fmt import fmt as _fmt, json_float as _f
 from rnnctl.paper.compute import excluded_agents, nth
 from rnnctl.paper.figures import FIGURE_FILES, FIGURES_DIR, representative_agents
 from rnnctl.paper.options import AnalysisOptions, ClaimOptions
@@ -94,7 +95,8 @@ def build_summary(run, results: AnalysisResults, claims: list[Claim], timing: di
                      for e in (settings or [])],
         "degraded": list(degraded or []),
         "rho_w_h_init": _rho_init(run),
-        "figures": {k: f"{FIGURES_DIR}/{v}" for k, v in FIGURE_FILES.items()},
+        "figures": {k: f"{(settings or [{}])[0].get('figures', FIGURES_DIR)}/{v}"
+                    for k, v in FIGURE_FILES.items()},
         "figure_agents": {"seed": seed, "po_agent": a_po, "fo_agent": a_fo},
         "stages": results.stages.astype(int).tolist(),
         "timing": timing,
@@ -146,10 +148,11 @@ def write_report(summary: dict, path) -> None:
         f"- recurrent PPO: {cfg['n_updates']} updates × {cfg['n_envs'] * cfg['rollout_len']} "
         f"environment steps per agent; lr {cfg['lr']}, γ {cfg['gamma']}, λ "
         f"{cfg['gae_lambda']}, {cfg['n_epochs']} epochs × {cfg['n_minibatches']} minibatches",
-        f"- final deterministic return (eval, 16 episodes, update {cfg['n_updates']}): "
+        f"- final deterministic return (eval, {cfg['eval_episodes']} episodes, update "
+        f"{cfg['n_updates']}): "
         f"FO {_fmt(fm.get('fo'), 4)} ± {_fmt(fsd.get('fo'), 3)}, PO {_fmt(fm.get('po'), 4)} "
         f"± {_fmt(fsd.get('po'), 3)} (mean ± sd over seeds)",
-        f"- diverged agents: " + (", ".join(f"agent {d['agent']} (seed {d['seed']}, "
+        "- diverged agents: " + (", ".join(f"agent {d['agent']} (seed {d['seed']}, "
                                             f"{d['obs']}, update {d['update']})"
                                             for d in s["diverged"])
                                   + " — left out of every claim" if s["diverged"] else "none"),
@@ -163,8 +166,8 @@ def write_report(summary: dict, path) -> None:
     ]
     rows = [("compile_s", "training: compile"), ("train_s", "training: updates"),
             *((f"{k}_s", f"analysis: {k.replace('_', ' ')}") for k in
-              ("rollouts", "fixed_points", "fp_tracking", "timescales", "geometry",
-               "policy_maps")),
+              ("rollouts", "fixed_points", "fp_tracking", "manifold", "timescales",
+               "geometry", "policy_maps")),
             ("analysis_s", "analysis: all of the above (compile included)"),
             ("figures_s", "figures"),
             ("total_analysis_s", "analysis stage total (compute, save, claims, figures)")]
@@ -182,7 +185,8 @@ def write_report(summary: dict, path) -> None:
         "",
         f"- {opts['episodes']} deterministic episodes ({opts['episodes'] * EPISODE_LEN} steps) per "
         f"checkpoint, the same random starts for every agent and checkpoint",
-        f"- fixed points at the goal input x* (θ=0, θ̇=0): {opts['fp_init']} initial states "
+        f"- fixed points at the {s['analysis_notes']['fixed_point_inputs']}: "
+        f"{opts['fp_init']} initial states "
         f"(visited states + noise {opts['fp_noise']}), {opts['fp_opt_steps']} Adam steps, "
         f"{opts['fp_newton_steps']} Newton steps, q < {opts['fp_tol_q']:g}",
         f"- timescales: {s['analysis_notes']['timescales']} (tau_stride "
@@ -193,32 +197,57 @@ def write_report(summary: dict, path) -> None:
         f"- figures show seed {s['figure_agents']['seed']}; stages (updates) "
         f"{s['stages']}",
         "",
-        "## The paper's claims",
-        "",
-        "Each claim is decided by the fixed rule stated with it (chosen before looking at "
-        "any run); diverged agents are left out.",
-        "",
-        "| # | claim | verdict |",
-        "|---|---|---|",
-        *(f"| {c['id']} | {c['claim']} | {'holds' if c['holds'] else 'does not hold'} |"
-          for c in s["claims"]),
+        f"- analysed checkpoints: {s['analysis_notes'].get('checkpoints', 'every update')}",
         "",
     ]
-    for c in s["claims"]:
-        verdict = "**holds**" if c["holds"] else "**does not hold**"
-        lines += [
-            f"### Claim {c['id']}",
-            "",
-            f"**Paper:** {c['claim']}",
-            "",
-            f"**Rule:** {c['rule']}",
-            "",
-            f"**Measured:** {c['measured']}.",
-            "",
-            f"**Verdict:** {verdict}. Figure: [{c['figure']}]({c['figure']})",
-            "",
-            f"![claim {c['id']}]({c['figure']})",
-            "",
-        ]
+    if s.get("degraded"):
+        lines += ["Agents that ended clearly worse than their initial weights (final return "
+                  "below the update-0 return by more than the seeds' spread of update-0 "
+                  "returns): " + ", ".join(f"agent {d['agent']} (seed {d['seed']}, {d['obs']}"
+                                          + (f", {d['setting']}" if d["setting"] else "")
+                                          + f": {d['initial_return']:.0f} → "
+                                            f"{d['final_return']:.0f})"
+                                          for d in s["degraded"])
+                  + ". The claims below leave them out; `summary.json` also gives the claims "
+                    "with them (`claims_with_degraded`).", ""]
+    settings = s.get("settings") or [{"name": "all agents", "claims": s["claims"],
+                                      "figures": "figures"}]
+    lines += ["## The paper's claims", "",
+              "Each claim is decided by the fixed rule stated with it (chosen before looking "
+              "at any run), from per-seed statistics; diverged agents are left out. Five "
+              "seeds are a quick look: the atlas (≥ 20 seeds per condition) is the verdict.",
+              ""]
+    if len(settings) > 1:
+        lines += ["| # | claim | " + " | ".join(e["name"] for e in settings) + " |",
+                  "|---|---|" + "---|" * len(settings)]
+        for j, c in enumerate(settings[0]["claims"]):
+            lines.append(f"| {c['id']} | {c['claim']} | " + " | ".join(
+                "holds" if e["claims"][j]["holds"] else "does not hold" for e in settings)
+                + " |")
+        lines.append("")
+    for e in settings:
+        if len(settings) > 1:
+            lines += [f"## Setting: {e['name']} (agents {e['agents']})", ""]
+        lines += ["| # | claim | verdict | deciding test: effect [CI], p, n seeds |",
+                  "|---|---|---|---|"]
+        for c in e["claims"]:
+            st = c["stats"]
+            ci = st.get("ci") or [None, None]
+            lines.append(f"| {c['id']} | {c['claim']} | "
+                         f"{'holds' if c['holds'] else 'does not hold'} | "
+                         f"{_fmt(st.get('effect'))} [{_fmt(ci[0])}, {_fmt(ci[1])}], p "
+                         f"{_fmt(st.get('p_value'))}, n {st.get('n_seeds')} |")
+        lines.append("")
+        for c in e["claims"]:
+            verdict = "**holds**" if c["holds"] else "**does not hold**"
+            fig = c["figure"].replace("figures/", e["figures"] + "/", 1)
+            lines += [f"### Claim {c['id']}", "", f"**Paper:** {c['claim']}", "",
+                      f"**Rule:** {c['rule']}", "", f"**Measured:** {c['measured']}.", "",
+                      f"**Statistic:** {c['stats'].get('test')} — {c['stats'].get('effect_name')}"
+                      f" {_fmt(c['stats'].get('effect'))}, CI [{_fmt((c['stats'].get('ci') or [None])[0])}"
+                      f", {_fmt((c['stats'].get('ci') or [None, None])[1])}], p "
+                      f"{_fmt(c['stats'].get('p_value'))}, n {c['stats'].get('n_seeds')}.", "",
+                      f"**Verdict:** {verdict}. Figure: [{fig}]({fig})", "",
+                      f"![claim {c['id']}]({fig})", ""]
     text = "\n".join(lines) + "\n"
     atomic_write(path, lambda f: f.write(text.encode()))

@@ -1,0 +1,142 @@
+"""The jitted per-agent stages of the analysis. Each works on one agent's stack of
+checkpoints (leaves [C, ...]) and is compiled once per shape and options, so looping over
+agents reuses the compiled program."""
+from __future__ import annotations
+
+import dataclasses
+from functools import partial
+
+import jax
+
+from rnnctl.paper.options import AnalysisOptions
+
+__all__ = ["rollouts_agent", "fixed_points_checkpoint", "fixed_points_agent",
+           "fp_theta_agent", "track_agent", "geometry_agent", "manifold_agent",
+           "policy_maps_agent"]
+
+
+@partial(jax.jit, static_argnames=("n_episodes", "encoding"))
+def rollouts_agent(params, mask, key, theta_dot_scale, *, n_episodes: int, encoding: str):
+    """Deterministic rollouts at every checkpoint, the same start states for each.
+
+    Args:
+      params: one agent's parameters, leaves [C, ...].
+      mask: [I] observation mask (`envs.obs_mask`).
+      key: PRNG key (shared by all checkpoints: common random numbers).
+      theta_dot_scale: the run's θ̇ input scale.
+    Returns:
+      `Rollout` with fields [C, E, T, ...].
+    """
+    from rnnctl import rollout as _r
+    return jax.vmap(lambda p: _r.rollout(p, obs=mask, key=key, n_episodes=n_episodes,
+                                         encoding=encoding,
+                                         theta_dot_scale=theta_dot_scale))(params)
+
+
+def fixed_points_checkpoint(params, x_star, h, key, opts: AnalysisOptions):
+    """Fixed points of one checkpoint at input x*, from `opts.fp_init` visited states + noise.
+
+    Args:
+      params: one checkpoint's parameters; x_star: [I]; h: [E, T, H] visited states.
+    Returns:
+      `analysis.FixedPoints` with `opts.fp_max_points` slots.
+    """
+    from rnnctl import analysis
+    h0 = analysis.sample_initial_states(h, opts.fp_init, key, noise_scale=opts.fp_noise)
+    return analysis.find_fixed_points(analysis.rnn_cell(params), x_star, h0,
+                                      learning_rate=opts.fp_lr, n_opt_steps=opts.fp_opt_steps,
+                                      n_newton_steps=opts.fp_newton_steps,
+                                      tol_q=opts.fp_tol_q, max_points=opts.fp_max_points)
+
+
+@partial(jax.jit, static_argnames=("opts",))
+def fixed_points_agent(params, x_stars, h, keys, opts: AnalysisOptions):
+    """`fixed_points_checkpoint` over C checkpoints × X inputs.
+
+    Args:
+      params: leaves [C, ...]; x_stars: [X, I] constant inputs; h: [C, E, T, H] visited
+        states (initial states of every input's search); keys: [C].
+    Returns:
+      `FixedPoints` [C, X, K].
+    """
+    def one(p, hh, k):
+        ks = jax.random.split(k, x_stars.shape[0])
+        return jax.vmap(lambda x, kk: fixed_points_checkpoint(p, x, hh, kk, opts))(x_stars, ks)
+
+    return jax.vmap(one)(params, h, keys)
+
+
+@partial(jax.jit, static_argnames=("k",))
+def fp_theta_agent(xstar, h, theta, k: int = 10):
+    """θ each fixed point represents (circular mean θ of its k nearest visited states).
+
+    xstar [C, ..., K, H], h [C, E, T, H], theta [C, E, T] → [C, ..., K].
+    """
+    from rnnctl import analysis
+
+    def one(x, hh, th):
+        flat = x.reshape(-1, x.shape[-1])
+        return analysis.fixed_point_theta(flat, hh, th, k=k).reshape(x.shape[:-1])
+
+    return jax.vmap(one)(xstar, h, theta)
+
+
+@jax.jit
+def track_agent(fps, theta):
+    """Track the stable fixed point (θ → 0) back through C checkpoints: `FixedPointTrack`."""
+    from rnnctl import analysis
+    return analysis.track_fixed_points(fps, theta, stable=True, target_theta=0.0)
+
+
+@jax.jit
+def geometry_agent(h, theta, x):
+    """Geometry of the hidden states at every checkpoint, h [C, E, T, H] → [C, ...]:
+    (PCA with 3 components, ring score of h, ring score of the input x, participation
+    ratio of h, fraction of the variance of h explained by θ)."""
+    from rnnctl import analysis
+    return jax.vmap(lambda hh, th, xx: (
+        analysis.pca(hh, 3), analysis.ring_score(hh, th), analysis.ring_score(xx, th),
+        analysis.participation_ratio(hh), analysis.theta_variance_explained(hh, th)))(
+        h, theta, x)
+
+
+@partial(jax.jit, static_argnames=("opts",))
+def manifold_agent(params, x_ring, h, keys, opts: AnalysisOptions):
+    """Fixed points along a ring of constant inputs, at S checkpoints (beyond the paper).
+
+    Args:
+      params: leaves [S, ...]; x_ring: [M, I] inputs for θ on a ring; h: [S, E, T, H];
+      keys: [S].
+    Returns:
+      `FixedPoints` [S, M, K] (`manifold_fp_init` initial states, `manifold_max_points`
+      slots; otherwise the settings of the main search).
+    """
+    m_opts = dataclasses.replace(opts, fp_init=opts.manifold_fp_init,
+                                 fp_max_points=opts.manifold_max_points)
+
+    def one(p, hh, k):
+        ks = jax.random.split(k, x_ring.shape[0])
+        return jax.vmap(lambda x, kk: fixed_points_checkpoint(p, x, hh, kk, m_opts))(
+            x_ring, ks)
+
+    return jax.vmap(one)(params, h, keys)
+
+
+@partial(jax.jit, static_argnames=("n_episodes", "bins", "encoding"))
+def policy_maps_agent(params, mask, key, theta_dot_scale, *, n_episodes: int, bins: int,
+                      encoding: str):
+    """Policy maps from `n_episodes` rollouts per checkpoint (hidden states not kept).
+
+    Returns:
+      (`PolicyMap` [C, B, B], sharpness [C], boundary contrast [C], episode returns [C, E]).
+    """
+    from rnnctl import analysis
+    from rnnctl import rollout as _r
+
+    def one(p):
+        r = _r.rollout(p, obs=mask, key=key, n_episodes=n_episodes, encoding=encoding,
+                       theta_dot_scale=theta_dot_scale)
+        pm = analysis.policy_map(r.theta, r.theta_dot, r.torque, bins=bins)
+        return pm, analysis.sharpness(pm), analysis.boundary_contrast(pm), r.returns
+
+    return jax.vmap(one)(params)
