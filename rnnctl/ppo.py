@@ -168,7 +168,9 @@ class Trainer:
 
     Attributes:
       config: the static configuration.
-      init: (keys [A], masks [A, I], hypers Hyper[A]) -> AgentState[A], on one device.
+      init: (keys [A], masks [A, I], hypers Hyper[A], rnn_inits [A] int or None) ->
+        AgentState[A], on one device; rnn_inits index `networks.RNN_INITS` per agent
+        (None: the config's `rnn_init` for all).
       place: (state) -> state spread over the mesh's devices (identity without a mesh).
       evaluate: (state) -> eval_return [A] (deterministic episodes of the current params).
       start: (state) -> (state, params [A, 1, ...], metrics [A, 1]): the record of
@@ -214,11 +216,17 @@ def make_train(config: TrainConfig, mesh: jax.sharding.Mesh | None = None) -> Tr
         return envs.observe(raw, mask, cfg.encoding, cfg.theta_dot_scale)
 
     # ---- init ----------------------------------------------------------------------
-    def init_agent(key, mask, hyper):
+    def init_agent(key, mask, hyper, rnn_init):
         k_param, k_env, k_next = jax.random.split(key, 3)
         params = networks.init_params(k_param, in_dim, cfg.hidden, cfg.head_hidden,
                                       cfg.recurrent_gain, cfg.init_log_std,
                                       cfg.rnn_init)
+        # A per-agent cell initialisation (index into RNN_INITS) replaces the config's, so
+        # agents of several initialisations train in one program; the heads are the same.
+        k_rnn = jax.random.split(k_param, 6)[0]
+        cells = [networks.init_rnn(k_rnn, in_dim, cfg.hidden, name, cfg.recurrent_gain)
+                 for name in networks.RNN_INITS]
+        params["rnn"] = jax.tree.map(lambda *leaves: jnp.stack(leaves)[rnn_init], *cells)
         obs, env_state = jax.vmap(envs.reset)(jax.random.split(k_env, E))
         env = EnvCarry(env_state=env_state, obs=obs, start=jnp.ones((E,), bool),
                        h=jnp.zeros((E, cfg.hidden)), episode_return=jnp.zeros((E,)))
@@ -373,7 +381,12 @@ def make_train(config: TrainConfig, mesh: jax.sharding.Mesh | None = None) -> Tr
         return new_state, metrics
 
     # ---- compiled entry points -------------------------------------------------------
-    v_init = jax.vmap(init_agent)
+    default_init = networks.RNN_INITS.index(cfg.rnn_init)
+
+    def v_init(keys, masks, hypers, rnn_inits=None):
+        if rnn_inits is None:
+            rnn_inits = jnp.full(keys.shape, default_init, jnp.int32)
+        return jax.vmap(init_agent)(keys, masks, hypers, rnn_inits)
     v_update = jax.vmap(update_agent)
 
     def evaluate(state: AgentState):
@@ -457,8 +470,8 @@ def make_train(config: TrainConfig, mesh: jax.sharding.Mesh | None = None) -> Tr
     init_j = jax.jit(v_init)
     train_from_j = jax.jit(sharded(train_from, (spec,)))
 
-    def train(keys, masks, hypers) -> TrainOutput:
-        return train_from_j(place(init_j(keys, masks, hypers)))
+    def train(keys, masks, hypers, rnn_inits=None) -> TrainOutput:
+        return train_from_j(place(init_j(keys, masks, hypers, rnn_inits)))
 
     return Trainer(config=cfg, init=init_j, place=place,
                    evaluate=jax.jit(sharded(evaluate, (spec,))),
