@@ -8,7 +8,6 @@ so their ratio is the speed-up of sharding the agent axis with `--devices N`.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -59,8 +58,8 @@ def main(argv=None) -> int:
           f"update: {diff1:.2e}")
     out = {"rows": rows, "speedup": speedup, "max_param_diff_update1": diff1,
            "n_agents": len(agents), "cpus": os.cpu_count(), "jax": jax.__version__}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2) + "\n")
+    from rnnctl.runs import write_json
+    write_json(args.out, out)             # atomic: temp file, fsync, rename
     print(f"wrote {args.out}")
     return 0
 

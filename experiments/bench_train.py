@@ -9,7 +9,6 @@ optional extra: `pip install -e ".[bench]"`.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import subprocess
@@ -30,7 +29,7 @@ import numpy as np
 
 from rnnctl import ppo
 from rnnctl.config import TrainConfig
-from rnnctl.experiment import _inputs, make_agents, train_agents
+from rnnctl.experiment import agent_inputs, make_agents, train_agents
 
 
 def _time(f, *args, repeat=1):
@@ -56,7 +55,7 @@ def whole_process_seconds(seeds: int) -> float:
 def agent_by_agent(config: TrainConfig, agents: list[dict]) -> dict:
     """The same trainer called once per agent in a Python loop (compiled once for A=1)."""
     trainer = ppo.make_train(config)
-    states = [jax.block_until_ready(trainer.init(*_inputs(config, [a]))) for a in agents]
+    states = [jax.block_until_ready(trainer.init(*agent_inputs(config, [a]))) for a in agents]
     t0 = time.perf_counter()
     compiled = trainer.train_from.lower(states[0]).compile()
     compile_s = time.perf_counter() - t0
@@ -69,7 +68,7 @@ def agent_by_agent(config: TrainConfig, agents: list[dict]) -> dict:
 def stage_profile(config: TrainConfig, agents: list[dict]) -> dict:
     """Seconds per update spent in the rollout and the evaluation; the rest is PPO epochs."""
     trainer = ppo.make_train(config)
-    state = trainer.init(*_inputs(config, agents))
+    state = trainer.init(*agent_inputs(config, agents))
     rollout_s, _ = _time(trainer.collect, state, repeat=5)
     eval_s, _ = _time(trainer.evaluate, state, repeat=5)
     update_s, _ = _time(lambda s: trainer.run(s, 1), state, repeat=5)
@@ -192,8 +191,8 @@ def main(argv=None) -> int:
     print(f"arithmetic floor: {fl['total_gflop']:.0f} GFLOP at {fl['matmul_gflops']:.0f} GFLOP/s "
           f"(64-wide matmuls here) = {fl['floor_s']:.1f} s; training took "
           f"{v['train_s'] / fl['floor_s']:.1f}× the floor")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(res, indent=2) + "\n")
+    from rnnctl.runs import write_json
+    write_json(args.out, res)             # atomic: temp file, fsync, rename
     print(f"wrote {args.out}")
     return 0
 

@@ -17,6 +17,12 @@ import rnnctl  # noqa: F401  (applies the safe XLA flags before jax starts)
 from rnnctl.config import ENCODINGS, OBS_SETTINGS, RNN_INITS, SWEPT_FIELDS, ConfigError, TrainConfig
 
 DEFAULTS = TrainConfig()
+PROG = "python -m experiments.sweep"
+# The training flags default to None so that whether one was typed is argparse's own
+# answer (`args.typed`); `parse_args` then fills these defaults (or --quick's).
+FLAG_DEFAULTS = {"seeds": 5, "obs": list(OBS_SETTINGS), "updates": DEFAULTS.n_updates,
+                 "steps_per_update": DEFAULTS.rollout_len, "envs": DEFAULTS.n_envs,
+                 "rnn_init": [DEFAULTS.rnn_init], "encoding": DEFAULTS.encoding}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,28 +64,29 @@ def _float_list(text: str) -> list[float]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m experiments.sweep",
+    p = _Parser(prog=PROG, allow_abbrev=False,   # `--seed 4` must not pass for `--seeds 4`
                 description="Train vanilla-RNN actor-critic agents on gymnax Pendulum with "
                             "recurrent PPO, FO and PO in one compiled program, saving the "
                             "parameters of every update.")
-    p.add_argument("--seeds", type=_positive_int, default=5,
+    p.add_argument("--seeds", type=_positive_int, default=None,
                    help="number of seeds (0..N-1) per setting (default: 5)")
-    p.add_argument("--obs", type=_obs_list, default=list(OBS_SETTINGS),
+    p.add_argument("--obs", type=_obs_list, default=None,
                    help="observability settings, comma-separated: fo = (cos θ, sin θ, θ̇), "
                         "po = (cos θ, sin θ) (default: fo,po)")
-    p.add_argument("--updates", type=_positive_int, default=DEFAULTS.n_updates,
+    p.add_argument("--updates", type=_positive_int, default=None,
                    help=f"PPO updates (default: {DEFAULTS.n_updates}, the paper's)")
-    p.add_argument("--steps-per-update", type=_positive_int, default=DEFAULTS.rollout_len,
+    p.add_argument("--steps-per-update", type=_positive_int, default=None,
                    help="environment steps per update of each environment (rollout length); "
                         "an agent collects envs × this per update "
                         f"(default: {DEFAULTS.rollout_len}, the paper's)")
-    p.add_argument("--envs", type=_positive_int, default=DEFAULTS.n_envs,
+    p.add_argument("--envs", type=_positive_int, default=None,
                    help=f"parallel environments per agent (default: {DEFAULTS.n_envs})")
-    p.add_argument("--rnn-init", choices=list(RNN_INITS), default=DEFAULTS.rnn_init,
+    p.add_argument("--rnn-init", type=_init_list, default=None,
                    help="recurrent-cell initialisation: torch_uniform = U(±1/√H) for W_h, W_x, b "
                         "(PyTorch's nn.RNN, ρ(W_h) ≈ 0.58); normal = W_h ~ N(0, 1/H) (ρ ≈ 1); "
-                        f"orthogonal (|λ| = 1) (default: {DEFAULTS.rnn_init})")
-    p.add_argument("--encoding", choices=list(ENCODINGS), default=DEFAULTS.encoding,
+                        "orthogonal (|λ| = 1); a comma-separated list trains each as extra "
+                        f"agents of the same program (default: {DEFAULTS.rnn_init})")
+    p.add_argument("--encoding", choices=list(ENCODINGS), default=None,
                    help="input encoding of θ: cos_sin = (cos θ, sin θ), angle = wrapped θ "
                         f"(default: {DEFAULTS.encoding})")
     for name in SWEPT_FIELDS:
@@ -126,21 +133,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 QUICK = {"seeds": 2, "updates": 3, "steps_per_update": 256}
+TRAINING_FLAGS = (*FLAG_DEFAULTS, *SWEPT_FIELDS)     # argparse dests that shape training
 
 
-def _given(flag: str, argv=None) -> bool:
-    """Whether `flag` was typed on the command line (as `--flag V` or `--flag=V`)."""
-    words = argv if argv is not None else sys.argv[1:]
-    return any(a == flag or a.startswith(flag + "=") for a in words)
+def _init_list(text: str) -> list[str]:
+    """"normal" or "torch_uniform,normal": distinct names from RNN_INITS."""
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [n for n in names if n not in RNN_INITS]
+    if not names or bad or len(set(names)) != len(names):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give distinct values among {', '.join(RNN_INITS)}, comma-separated")
+    return names
 
 
 def parse_args(argv=None):
+    """Parse and check the flags; `args.config`, `args.sweep` and `args.typed` (the
+    training flags given on the command line) are added."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.quick:               # shrink whatever the user did not set explicitly
-        for name, value in QUICK.items():
-            if not _given("--" + name.replace("_", "-"), argv):
-                setattr(args, name, value)
+    args.typed = {name for name in TRAINING_FLAGS if getattr(args, name) is not None}
+    for name, default in FLAG_DEFAULTS.items():   # --quick shrinks what was not typed
+        if getattr(args, name) is None:
+            setattr(args, name, QUICK.get(name, default) if args.quick else default)
     if args.analysis_only is not None and (args.resume is not None or args.no_analysis):
         parser.error("argument --analysis-only: not allowed with --resume or --no-analysis")
     if not args.distributed:
@@ -164,7 +178,7 @@ def parse_args(argv=None):
         quick = dict(n_epochs=2, eval_episodes=4) if args.quick else {}
         config = TrainConfig(n_updates=args.updates, rollout_len=args.steps_per_update,
                              n_envs=args.envs, encoding=args.encoding,
-                             rnn_init=args.rnn_init, **quick,
+                             rnn_init=args.rnn_init[0], **quick,
                              **scalar).validate()
         for name, values in sweep.items():
             for v in values:
@@ -177,40 +191,66 @@ def parse_args(argv=None):
     return args
 
 
-def summary_table(agents, metrics, config) -> str:
-    """Deterministic evaluation return (mean ± sd over seeds) at a few updates, per group."""
+def _sd(values) -> float:
+    """Sample standard deviation (ddof=1, as summary.json); NaN for fewer than 2 values."""
     import numpy as np
+    values = np.asarray(values, np.float64)
+    return float(np.std(values, ddof=1)) if values.size > 1 else float("nan")
+
+
+def summary_table(agents, metrics, config) -> str:
+    """Deterministic evaluation return (mean ± sd over seeds, ddof=1) at a few updates,
+    per group ("–" for the sd of a single seed)."""
+    import numpy as np
+
+    def cell(x):
+        sd = _sd(x)
+        return f"{np.mean(x):>8.0f} ±" + (f"{sd:>4.0f}" if np.isfinite(sd) else f"{'–':>4}")
+
     ev = metrics["eval_return"]
     U = ev.shape[1] - 1
     cols = sorted({0, *(u for u in (1, 5, 10, 25, 50, 75) if u < U), U})
     groups: dict[str, list[int]] = {}
     for i, a in enumerate(agents):
-        key = a["obs"].upper() + "".join(f" {k}={v:g}" for k, v in a.get("hyper", {}).items())
+        key = a["obs"].upper() + "".join(f" {k}={v:g}" for k, v in a.get("hyper", {}).items()) \
+            + (f" {a['rnn_init']}" if "rnn_init" in a else "")
         groups.setdefault(key, []).append(i)
     head = f"{'agents':<28}" + "".join(f"{'u=' + str(u):>14}" for u in cols)
     lines = ["Deterministic return (mean ± sd over seeds, "
              f"{config.eval_episodes} random-start episodes each)", head, "-" * len(head)]
     for key, idx in groups.items():
-        cells = "".join(f"{np.mean(ev[idx, u]):>8.0f} ±{np.std(ev[idx, u]):>4.0f}" for u in cols)
+        cells = "".join(cell(ev[idx, u]) for u in cols)
         lines.append(f"{key + f' (n={len(idx)})':<28}{cells}")
     return "\n".join(lines)
 
 
-_TRAINING_FLAGS = ("--seeds", "--obs", "--updates", "--steps-per-update", "--envs",
-                   "--encoding", "--rnn-init", *(f"--{n.replace('_', '-')}" for n in SWEPT_FIELDS))
-
-
 def _fail(message: str) -> int:
-    print(f"python -m experiments.sweep: error: {message}", file=sys.stderr)
+    print(f"{PROG}: error: {message}", file=sys.stderr)
     return 2
 
 
-def _resume_target(args, argv):
-    """Config and agents of the run to resume; flags given explicitly must agree."""
+def _explain(e: Exception) -> str:
+    """The library's neutral message, plus what to type next with this CLI."""
+    from rnnctl.experiment import Interrupted
+    from rnnctl.runs import RunExists, RunIncomplete
+    if isinstance(e, Interrupted):
+        return f"{e}; resume with: {PROG} --resume {e.path}"
+    if isinstance(e, RunExists):
+        if e.status == "complete":
+            return (f"{e}; choose another --out (or re-analyse it with: {PROG} "
+                    f"--analysis-only {e.path})")
+        return f"{e}; choose another --out, or continue it with: {PROG} --resume {e.path}"
+    if isinstance(e, RunIncomplete):
+        return f"{e}; resume it with: {PROG} --resume {e.path}"
+    return str(e)
+
+
+def _resume_target(args):
+    """Config and agents of the run to resume; training flags typed must agree."""
     from rnnctl.runs import RunError, config_diff, read_run_meta
     meta = read_run_meta(args.resume, allow_incomplete=True)
     saved = TrainConfig.from_dict(meta["config"])
-    if any(_given(f, argv) for f in _TRAINING_FLAGS):
+    if args.typed:
         diff = config_diff(meta["config"], args.config.to_dict())
         if diff or (args.sweep and meta["agents"] != _agents(args)):
             raise RunError(f"--resume: {args.resume} was made with a different config "
@@ -220,7 +260,8 @@ def _resume_target(args, argv):
 
 def _agents(args):
     from rnnctl.experiment import make_agents
-    return make_agents(range(args.seeds), args.obs, args.sweep)
+    inits = args.rnn_init if len(args.rnn_init) > 1 else None
+    return make_agents(range(args.seeds), args.obs, args.sweep, rnn_inits=inits)
 
 
 def _host_devices(n: int) -> None:
@@ -254,11 +295,11 @@ def main(argv=None) -> int:
             from rnnctl.runs import load_run
             load_run(args.analysis_only)        # a clear one-line error for a bad dir
         except RunError as e:
-            return _fail(str(e))
+            return _fail(_explain(e))
         return analyse(args.analysis_only, args)
     try:
         if args.resume is not None:
-            config, agents = _resume_target(args, argv)
+            config, agents = _resume_target(args)
             out = args.resume
         else:
             config, agents = args.config, _agents(args)
@@ -277,9 +318,9 @@ def main(argv=None) -> int:
                                     chunk=args.chunk, devices=args.devices,
                                     resume=args.resume is not None)
     except (ConfigError, RunError) as e:
-        return _fail(str(e))
+        return _fail(_explain(e))
     except Interrupted as e:
-        print(f"\n{e}", file=sys.stderr)
+        print(f"\n{_explain(e)}", file=sys.stderr)
         return 130
     if not writer:
         print(f"process {jax.process_index()}/{jax.process_count()}: done (process 0 "
@@ -329,17 +370,32 @@ def analyse(run_dir: Path, args) -> int:
     return 0
 
 
+_STAGE_WORDS = {"compile_s": "compile", "train_s": "training", "analysis_s": "analysis",
+                "figures_s": "figures", "rollouts_s": "rollouts",
+                "fixed_points_s": "fixed points", "fp_tracking_s": "fixed-point tracking",
+                "manifold_s": "fixed-point manifold", "timescales_s": "timescales",
+                "geometry_s": "geometry", "policy_maps_s": "policy maps",
+                "save_analysis_s": "saving", "evaluate_claims_s": "claims",
+                "total_analysis_s": "analysis stage in all"}
+
+
 def claims_table(summary: dict) -> str:
-    """One line per claim of the paper: holds or not."""
-    lines = ["The paper's claims on this run:"]
-    for c in summary["claims"]:
-        lines.append(f"  {c['id']}. {'HOLDS        ' if c['holds'] else 'does not hold'}  "
-                     f"{c['claim']}")
+    """One line per claim of the paper and setting: holds or not, with its deciding test."""
+    lines = []
+    for e in summary.get("settings") or [{"name": "", "claims": summary["claims"]}]:
+        lines.append("The paper's claims" + (f" ({e['name']})" if len(
+            summary.get("settings") or []) > 1 else "") + ":")
+        for c in e["claims"]:
+            st = c["stats"]
+            p = st.get("p_value")
+            lines.append(f"  {c['id']}. {'HOLDS        ' if c['holds'] else 'does not hold'}  "
+                         f"{c['claim']}  [p {'n/a' if p is None else f'{p:.2g}'}, "
+                         f"n {st.get('n_seeds')}]")
     t = summary.get("timing", {})
     if t:
-        lines.append("timing: " + ", ".join(f"{k} {v:.1f}s" for k, v in t.items()
-                                            if k.endswith("_s") and isinstance(v, (int, float))
-                                            and k != "env_steps_per_s"))
+        lines.append("time: " + ", ".join(
+            f"{_STAGE_WORDS.get(k, k[:-2].replace('_', ' '))} {v:.1f} s" for k, v in t.items()
+            if k.endswith("_s") and isinstance(v, (int, float)) and k != "env_steps_per_s"))
     return "\n".join(lines)
 
 

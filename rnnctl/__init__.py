@@ -6,7 +6,7 @@ from rnnctl._xla import apply_safe_xla_flags as _apply_safe_xla_flags
 
 _apply_safe_xla_flags()
 
-__version__ = "0.1.0"
+from rnnctl._version import __version__  # noqa: E402
 
 __all__ = ["__version__", "load_run", "make_train", "TrainConfig"]
 

@@ -1,4 +1,4 @@
-"""Multi-process (multi-host) training: the agent axis sharded over every process's devices.
+"""Process primitives for multi-process (multi-host) training.
 
 With `jax.distributed`, each process (one per host, or several on one machine) runs the
 same Python program and sees all devices of all processes in `jax.devices()`, but can
@@ -11,28 +11,27 @@ training program has no collective at all; what multi-process training needs is 
     (cheap, deterministic) and keeps the agents of its own devices: a global array;
   * `gather`: after training, bring the sharded results to every process as NumPy
     (one all-gather; on CPU through gloo, jax's default CPU collectives);
-  * `is_writer`: only process 0 writes files.
+  * `is_writer`: only process 0 writes files; `same_on_all`: a cheap agreement check.
 
-Usage, on every process (here 2 processes on one machine, CPU)::
+Training itself is `rnnctl.experiment.train_agents` / `train_to_dir` with global devices
+(the one training driver uses these primitives). On every process::
 
-    from rnnctl import distributed as dist
-    dist.initialize("127.0.0.1:1234", num_processes=2, process_id=i)
-    out = dist.train_global(config, agents)       # NumPy on every process
+    from rnnctl import distributed
+    distributed.initialize("127.0.0.1:1234", num_processes=2, process_id=i)
+    import jax
+    from rnnctl.experiment import train_agents
+    result = train_agents(config, agents, devices=jax.device_count())   # NumPy everywhere
 
-`python -m rnnctl.distributed --coordinator 127.0.0.1:1234 --num-processes 2
---process-id I --out result.npz` runs that as a smoke test (each process writes
-`result.<I>.npz`).
+`python -m experiments.mp_smoke` runs that as a smoke test. Importing this module
+starts nothing (so `initialize` can come first); it never imports `rnnctl.experiment`,
+and takes the mesh axis name from `rnnctl.ppo` only inside the functions that use it.
 """
 from __future__ import annotations
-
-import time
 
 import numpy as np
 
 __all__ = ["initialize", "is_multiprocess", "is_writer", "agent_mesh", "global_place",
-           "gather", "same_on_all", "train_global"]
-
-AGENT_AXIS = "agents"
+           "gather", "same_on_all"]
 
 
 def initialize(coordinator_address: str | None = None, num_processes: int | None = None,
@@ -86,6 +85,7 @@ def agent_mesh(n_devices: int | None = None):
     import jax
     from jax.sharding import Mesh
     from rnnctl.config import ConfigError
+    from rnnctl.ppo import AGENT_AXIS
     devices = jax.devices()
     n = len(devices) if n_devices is None else n_devices
     n_proc = jax.process_count()
@@ -121,6 +121,7 @@ def global_place(tree, mesh):
     """
     import jax
     from jax.sharding import NamedSharding, PartitionSpec as P
+    from rnnctl.ppo import AGENT_AXIS
     sharding = NamedSharding(mesh, P(AGENT_AXIS))
 
     def place(leaf):
@@ -162,62 +163,3 @@ def gather(tree):
         for i, a in zip(remote, full):
             leaves[i] = a.addressable_data(0)
     return jax.tree.unflatten(treedef, [np.asarray(a) for a in leaves])
-
-
-def train_global(config, agents, n_devices: int | None = None, progress: bool = False):
-    """Train `agents` sharded over `n_devices` global devices (default: all) in one program.
-
-    Call with the same arguments on every process. Returns (params, metrics, seconds)
-    with NumPy leaves of all agents ([A, U+1, ...] and {name: [A, U+1]}) on every process.
-    """
-    import jax
-    from rnnctl import ppo
-    from rnnctl.experiment import ProgressBar, _inputs
-    mesh = agent_mesh(n_devices)
-    n, n_dev = len(agents), mesh.devices.size
-    padded = agents + [agents[-1]] * (-n % n_dev)    # copies of the last agent, dropped
-    trainer = ppo.make_train(config, mesh)
-    state = global_place(trainer.init(*_inputs(config, padded)), mesh)
-    ppo.set_progress_hook(ProgressBar(config.n_updates) if progress and is_writer() else None)
-    try:
-        t0 = time.perf_counter()
-        out = jax.block_until_ready(trainer.train_from(state))
-        seconds = time.perf_counter() - t0
-    finally:
-        ppo.set_progress_hook(None)
-    params, metrics = gather((out.params, out.metrics))
-    params = jax.tree.map(lambda a: a[:n], params)
-    return params, {k: v[:n] for k, v in vars(metrics).items()}, seconds
-
-
-def _main(argv=None) -> int:
-    """Smoke test: train 2 seeds × {FO, PO} for 2 updates across the processes."""
-    import argparse
-    p = argparse.ArgumentParser(prog="python -m rnnctl.distributed", description=_main.__doc__)
-    p.add_argument("--coordinator", default=None, help="host:port of process 0")
-    p.add_argument("--num-processes", type=int, default=None)
-    p.add_argument("--process-id", type=int, default=None)
-    p.add_argument("--out", default=None, help="write <out>.<process id>.npz")
-    args = p.parse_args(argv)
-    initialize(args.coordinator, args.num_processes, args.process_id)
-    import jax
-    from rnnctl import runs
-    from rnnctl.config import TrainConfig
-    from rnnctl.experiment import make_agents
-    config = TrainConfig(n_updates=2, rollout_len=256, eval_episodes=2, n_epochs=2)
-    agents = make_agents([0, 1], ["fo", "po"])
-    params, metrics, seconds = train_global(config, agents)
-    print(f"process {jax.process_index()}/{jax.process_count()}: {len(agents)} agents on "
-          f"{jax.device_count()} devices ({jax.local_device_count()} local), trained in "
-          f"{seconds:.1f}s; eval_return[:, -1] = {np.round(metrics['eval_return'][:, -1], 1)}",
-          flush=True)
-    if args.out:
-        arrays = {f"params/{k}": v for k, v in runs.flatten_params(params).items()}
-        arrays.update({f"metrics/{k}": v for k, v in metrics.items()})
-        np.savez(f"{args.out}.{jax.process_index()}.npz", **arrays)
-    return 0
-
-
-if __name__ == "__main__":
-    import sys
-    sys.exit(_main())

@@ -1,31 +1,47 @@
 """High-level training: agents from (seeds × observability × hyperparameters) → a run dir.
 
 This is what `python -m experiments.sweep` and a notebook call; it keeps the CLI thin.
+
+One driver (`_Driver`) trains in every setting: one process on one device, one process
+on several devices, and several processes (`rnnctl.distributed`; the devices are then
+those of every process). It builds the trainer, pads the agent axis to a multiple of the
+device count, places the state on the mesh, runs the compiled chunks with the progress
+bar, and gathers each chunk's record to NumPy. `train_agents` keeps the records in
+memory; `train_to_dir` writes each chunk, with a resumable state, into a run directory.
 """
 from __future__ import annotations
 
 import itertools
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from rnnctl.config import OBS_SETTINGS, SWEPT_FIELDS, ConfigError, TrainConfig
 
-__all__ = ["make_agents", "train_agents", "train_to_dir", "ProgressBar", "TrainResult"]
+__all__ = ["make_agents", "agent_inputs", "train_agents", "train_to_dir", "TrainResult",
+           "Interrupted"]
 
 
-def make_agents(seeds, obs=OBS_SETTINGS, sweep: dict | None = None) -> list[dict]:
-    """One agent per (hyperparameter combination × seed × observability).
+def make_agents(seeds, obs=OBS_SETTINGS, sweep: dict | None = None,
+                rnn_inits=None) -> list[dict]:
+    """One agent per (cell initialisation × hyperparameter combination × seed × obs).
 
     Args:
       seeds: iterable of ints.
       obs: observability settings, each "fo" or "po".
       sweep: optional {hyperparameter: [values]} (names from `config.SWEPT_FIELDS`).
+      rnn_inits: optional list of cell initialisations (`config.RNN_INITS`); each agent
+        then records its own "rnn_init" (else the config's applies to all). Agents of
+        every initialisation train in one compiled program.
     Returns:
-      list of {"seed", "obs"} dicts, plus {"hyper": {name: value}} when `sweep` is given.
+      list of {"seed", "obs"} dicts, plus {"hyper": {name: value}} when `sweep` is given
+      and {"rnn_init": name} when `rnn_inits` is.
     """
     seeds = [int(s) for s in seeds]
     if not seeds:
@@ -46,39 +62,50 @@ def make_agents(seeds, obs=OBS_SETTINGS, sweep: dict | None = None) -> list[dict
             raise ConfigError(f"cannot sweep {name!r}: sweepable are {SWEPT_FIELDS}")
         if not values:
             raise ConfigError(f"{name}: empty list of values")
+    inits = list(rnn_inits) if rnn_inits is not None else [None]
+    from rnnctl.config import RNN_INITS
+    for name in inits:
+        if name is not None and name not in RNN_INITS:
+            raise ConfigError(f"rnn_init must be one of {RNN_INITS}, got {name!r}")
+    if not inits or len(set(inits)) != len(inits):
+        raise ConfigError(f"rnn_inits: need distinct values among {RNN_INITS}, got {inits}")
     combos = list(itertools.product(*sweep.values())) or [()]
     agents = []
-    for combo in combos:
-        for seed in seeds:
-            for o in obs:
-                a = {"seed": seed, "obs": o}
-                if sweep:
-                    a["hyper"] = {k: float(v) for k, v in zip(sweep, combo)}
-                agents.append(a)
+    for init in inits:
+        for combo in combos:
+            for seed in seeds:
+                for o in obs:
+                    a = {"seed": seed, "obs": o}
+                    if sweep:
+                        a["hyper"] = {k: float(v) for k, v in zip(sweep, combo)}
+                    if init is not None:
+                        a["rnn_init"] = init
+                    agents.append(a)
     return agents
 
 
-class ProgressBar:
-    """A minimal stderr progress bar, fed by the trainer's host callback."""
+def agent_inputs(config: TrainConfig, agents: list[dict]):
+    """The per-agent inputs of `ppo.make_train(config).init`, one entry per agent.
 
-    def __init__(self, total: int, label: str = "train", stream=sys.stderr, width: int = 30):
-        self.total, self.label, self.stream, self.width = total, label, stream, width
-        self.t0 = time.perf_counter()
-        self.last = -1
-
-    def __call__(self, done: int) -> None:
-        if done == self.last:      # one call per update (per device shard under sharding)
-            return
-        self.last = done
-        frac = min(done / max(self.total, 1), 1.0)
-        bar = "#" * int(frac * self.width)
-        elapsed = time.perf_counter() - self.t0
-        eta = elapsed / frac - elapsed if frac > 0 else float("nan")
-        self.stream.write(f"\r{self.label} [{bar:<{self.width}}] {done}/{self.total} "
-                          f"updates  {elapsed:5.1f}s elapsed, ~{eta:4.0f}s left")
-        if done >= self.total:
-            self.stream.write("\n")
-        self.stream.flush()
+    Args:
+      config: the training configuration (its `encoding` sets the input size I).
+      agents: from `make_agents`, A of them.
+    Returns:
+      (keys [A] PRNG keys from the seeds, masks [A, I] observation masks (FO/PO),
+      hypers `Hyper` with leaves [A]: the config's hyperparameters with each agent's
+      swept values, rnn_inits [A] int32: index of each agent's cell initialisation in
+      `networks.RNN_INITS`, the config's unless the agent names its own).
+    """
+    import jax.numpy as jnp
+    from rnnctl import envs, ppo
+    from rnnctl.config import stack_hypers
+    keys = ppo.agent_keys([a["seed"] for a in agents])
+    masks = jnp.stack([envs.obs_mask(a["obs"], config.encoding) for a in agents])
+    hypers = stack_hypers([config.hyper(**a.get("hyper", {})) for a in agents])
+    from rnnctl.config import RNN_INITS
+    inits = jnp.asarray([RNN_INITS.index(a.get("rnn_init", config.rnn_init)) for a in agents],
+                        jnp.int32)
+    return keys, masks, hypers, inits
 
 
 @dataclass
@@ -90,154 +117,203 @@ class TrainResult:
     compile_s: float
     train_s: float
     env_steps: int
-    diverged: list[dict]            # [{"agent", "seed", "obs", "update"}] (empty if none)
+    diverged: list[dict]            # `runs.diverged_agents` (empty if none)
     devices: int = 1
 
 
 class Interrupted(Exception):
-    """Training stopped on Ctrl-C after saving every completed chunk."""
+    """Training stopped on Ctrl-C after saving every completed chunk.
+
+    Attributes:
+      path: the run directory holding the saved chunks.
+      updates_done: updates saved; `train_to_dir(..., resume=True)` continues from here.
+      n_updates: updates of the whole run.
+    """
 
     def __init__(self, path: Path, updates_done: int, n_updates: int):
-        self.path, self.updates_done, self.n_updates = path, updates_done, n_updates
-        super().__init__(f"interrupted after update {updates_done}/{n_updates}; saved in "
-                         f"{path}; resume with: python -m experiments.sweep --resume {path}")
+        self.path, self.updates_done, self.n_updates = Path(path), updates_done, n_updates
+        super().__init__(f"interrupted after update {updates_done}/{n_updates}; the "
+                         f"completed chunks are saved in {path}")
 
 
-def _inputs(config: TrainConfig, agents: list[dict]):
-    import jax.numpy as jnp
-    from rnnctl import envs, ppo
-    from rnnctl.config import stack_hypers
-    keys = ppo.agent_keys([a["seed"] for a in agents])
-    masks = jnp.stack([envs.obs_mask(a["obs"], config.encoding) for a in agents])
-    hypers = stack_hypers([config.hyper(**a.get("hyper", {})) for a in agents])
-    return keys, masks, hypers
+# ----------------------------------------------------------------------------- the driver
+
+# on_chunk(first, done, state, params, metrics): the record of updates first..done-1 of
+# the run's update axis (first = 0: the initial weights), NumPy with all unpadded agents,
+# on every process; `state` is the training state after it (None unless asked for).
+OnChunk = Callable[[int, int, object, dict, dict], None]
 
 
-def diverged_agents(agents: list[dict], metrics: dict[str, np.ndarray]) -> list[dict]:
-    """Agents whose training hit NaN/inf: seed, setting and first bad update."""
-    out = []
-    for i, flags in enumerate(metrics["diverged"]):
-        bad = np.flatnonzero(flags > 0)
-        if bad.size:
-            out.append({"agent": i, "seed": agents[i]["seed"], "obs": agents[i]["obs"],
-                        **({"hyper": agents[i]["hyper"]} if "hyper" in agents[i] else {}),
-                        "update": int(bad[0])})
-    return out
+class _Driver:
+    """Trains `agents` with `config` on `devices` devices (of all processes).
 
+    Checks `devices` on construction, before anything is written. The agent axis is padded
+    to a multiple of the device count with copies of the last agent, whose results are
+    dropped; every record handed out holds the real agents only, as NumPy, on every
+    process (one all-gather per chunk with several processes).
+    """
 
-class _Sharder:
-    """A 1-D device mesh for the agent axis; pads A to a multiple of the device count
-    with copies of the last agent (their results are dropped). With several processes
-    (`rnnctl.distributed`) the mesh takes devices from all of them."""
-
-    def __init__(self, n_agents: int, n_devices: int):
+    def __init__(self, config: TrainConfig, agents: list[dict], devices: int):
         import jax
-        from rnnctl import distributed
+        from rnnctl import distributed, ppo
+        config.validate()
         available = jax.devices()
-        if not 1 <= n_devices <= len(available):
+        if not 1 <= devices <= len(available):
             raise ConfigError(
-                f"devices must be between 1 and {len(available)} (the {available[0].platform} "
-                f"devices jax sees), got {n_devices}; on a CPU, XLA_FLAGS="
-                f"--xla_force_host_platform_device_count={n_devices} makes more")
-        self.n_agents, self.n_devices = n_agents, n_devices
-        self.padded = -(-n_agents // n_devices) * n_devices
-        self.mesh = distributed.agent_mesh(n_devices)
+                f"devices must be between 1 and {len(available)} (the {available[0].platform}"
+                f" devices jax sees), got {devices}; on a CPU, XLA_FLAGS="
+                f"--xla_force_host_platform_device_count={devices} makes more")
+        self.config, self.agents, self.devices = config, agents, devices
+        self.n_agents = len(agents)
+        self.padded = -(-self.n_agents // devices) * devices
+        self.mesh = distributed.agent_mesh(devices)
         self.multiprocess = distributed.is_multiprocess()
+        self.writer = distributed.is_writer()
+        self.trainer = ppo.make_train(config, self.mesh if devices > 1 else None)
 
-    def place(self, trainer, tree):
-        """Spread host-identical `tree` over the mesh (global arrays across processes)."""
-        from rnnctl import distributed
-        if self.multiprocess:
-            return distributed.global_place(tree, self.mesh)
-        return trainer.place(tree)
-
-    def host(self, tree):
-        """NumPy copy of `tree` with all (unpadded) agents, on every process."""
-        from rnnctl import distributed
-        return self.unpad(distributed.gather(tree))
-
+    # -- placing and gathering
     def pad(self, tree):
         import jax
         import jax.numpy as jnp
         extra = self.padded - self.n_agents
+        if not extra:
+            return tree
+        return jax.tree.map(
+            lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], extra, axis=0)], axis=0), tree)
 
-        def pad_leaf(a):
-            if extra:
-                a = jnp.concatenate([a, jnp.repeat(a[-1:], extra, axis=0)], axis=0)
-            return a
+    def place(self, tree):
+        """Spread host-identical `tree` over the mesh (global arrays across processes)."""
+        from rnnctl import distributed
+        if self.multiprocess:
+            return distributed.global_place(tree, self.mesh)
+        return self.trainer.place(tree)
 
-        return jax.tree.map(pad_leaf, tree)
-
-    def unpad(self, tree):
+    def host(self, tree):
+        """NumPy copy of `tree` with the real (unpadded) agents, on every process."""
         import jax
-        return jax.tree.map(lambda a: a[: self.n_agents], tree)
+        from rnnctl import distributed
+        return jax.tree.map(lambda a: a[: self.n_agents], distributed.gather(tree))
+
+    # -- states
+    def template(self):
+        """Shapes and dtypes of the (unpadded) training state: what a saved state holds."""
+        import jax
+        return jax.eval_shape(self.trainer.init, *agent_inputs(self.config, self.agents))
+
+    def initial_state(self):
+        """The placed initial state (computed on one device, then spread)."""
+        return self.place(self.trainer.init(*self.pad(agent_inputs(self.config,
+                                                                   self.agents))))
+
+    def restore(self, state):
+        """A saved (unpadded, host) state, padded and placed."""
+        return self.place(self.pad(state))
+
+    # -- training
+    def run(self, state, done: int, *, chunk: int, progress: bool, on_chunk: OnChunk,
+            fresh: bool = True, with_state: bool = False) -> tuple[float, float]:
+        """Train from `state` (after `done` updates) to the end, in compiled chunks.
+
+        A `fresh` run (from `initial_state`) first records update 0 (initial weights and
+        their evaluation); a restored one continues after its last saved chunk. Then every `chunk` updates are one call of the compiled program (one
+        compilation; a shorter last chunk skips its extra steps), each handed to
+        `on_chunk`, which may raise to stop. Progress goes to stderr on process 0.
+        Returns:
+          (compile seconds, train seconds).
+        """
+        import jax
+        import jax.numpy as jnp
+        from rnnctl import ppo
+        from rnnctl.progress import ProgressBar
+        cfg, trainer = self.config, self.trainer
+
+        def emit(first, done, state, params, metrics):
+            state, params, metrics = self.host(
+                (state if with_state else None, params, vars(metrics)))
+            on_chunk(first, done, state, params, metrics)
+
+        compile_s = train_s = 0.0
+        if fresh:
+            t0 = time.perf_counter()
+            start = trainer.start.lower(state).compile()
+            compile_s += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            state, p0, m0 = jax.block_until_ready(start(state))
+            train_s += time.perf_counter() - t0
+            emit(0, 0, state, p0, m0)
+        length = min(chunk, cfg.n_updates)
+        state = self.place(state)   # compile for, and always pass, agent-sharded state
+        t0 = time.perf_counter()
+        run = trainer.run.lower(state, length, jnp.int32(length)).compile()
+        compile_s += time.perf_counter() - t0
+        bar = ProgressBar(cfg.n_updates, start=done) if progress and self.writer else None
+        ppo.set_progress_hook(bar)
+        try:
+            while done < cfg.n_updates:
+                n = min(length, cfg.n_updates - done)
+                t0 = time.perf_counter()
+                state, params, metrics = jax.block_until_ready(run(state, jnp.int32(n)))
+                train_s += time.perf_counter() - t0
+                if n < length:
+                    params, metrics = jax.tree.map(lambda a: a[:, :n], (params, metrics))
+                emit(done + 1, done + n, state, params, metrics)
+                done += n
+                state = self.place(state)
+        finally:
+            ppo.set_progress_hook(None)
+        return compile_s, train_s
 
 
-# ----------------------------------------------------------------------------- state I/O
+def _steps(config: TrainConfig, agents: list[dict]) -> int:
+    return len(agents) * config.n_updates * config.steps_per_update
 
-def _state_to_arrays(state) -> dict[str, np.ndarray]:
-    import jax
-    arrays = {}
-    for i, leaf in enumerate(jax.tree.leaves(state)):
-        if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
-            leaf = jax.random.key_data(leaf)
-        arrays[f"state/{i:04d}"] = np.asarray(leaf)
-    return arrays
-
-
-def _state_from_arrays(template, arrays: dict[str, np.ndarray], where: str):
-    """Rebuild an AgentState from saved leaves, checking each against `template`."""
-    import jax
-    import jax.numpy as jnp
-    from rnnctl.runs import RunError
-    leaves, treedef = jax.tree.flatten(template)
-    out = []
-    for i, t in enumerate(leaves):
-        name = f"state/{i:04d}"
-        if name not in arrays:
-            raise RunError(f"{where}: resume state is missing {name}")
-        a = arrays[name]
-        if jax.dtypes.issubdtype(t.dtype, jax.dtypes.prng_key):
-            out.append(jax.random.wrap_key_data(jnp.asarray(a)))
-            continue
-        if a.shape != t.shape or a.dtype != t.dtype:
-            raise RunError(f"{where}: resume state {name} is {a.dtype}{list(a.shape)}, "
-                           f"expected {t.dtype}{list(t.shape)}")
-        out.append(jnp.asarray(a))
-    n_saved = sum(k.startswith("state/") for k in arrays)
-    if n_saved != len(leaves):
-        raise RunError(f"{where}: resume state has {n_saved} leaves, expected {len(leaves)}")
-    return jax.tree.unflatten(treedef, out)
-
-
-# ----------------------------------------------------------------------------- training
 
 def train_agents(config: TrainConfig, agents: list[dict], progress: bool = True,
                  devices: int = 1) -> TrainResult:
-    """Train all agents in one compiled program (no files). Returns NumPy arrays."""
+    """Train all agents together, every update in one compiled call (no files).
+
+    Returns NumPy arrays: the same driver as `train_to_dir` with one chunk of all updates.
+
+    Args:
+      config, agents: what to train (`make_agents`).
+      progress: a progress bar on stderr (process 0 only).
+      devices: shard the agent axis over this many of `jax.devices()`; with several
+        processes (`rnnctl.distributed`) these are global devices, and every process
+        calls this with the same arguments and gets the full record.
+    """
     import jax
-    from rnnctl import distributed, ppo
-    config.validate()
-    sharder = _Sharder(len(agents), devices)
-    trainer = ppo.make_train(config, sharder.mesh if devices > 1 else None)
-    state = sharder.place(trainer, trainer.init(*sharder.pad(_inputs(config, agents))))
-    t0 = time.perf_counter()
-    compiled = trainer.train_from.lower(state).compile()
-    compile_s = time.perf_counter() - t0
-    progress = progress and distributed.is_writer()
-    ppo.set_progress_hook(ProgressBar(config.n_updates) if progress else None)
+    from rnnctl import runs
+    driver = _Driver(config, agents, devices)
+    parts: list[tuple[dict, dict]] = []        # (params, metrics) of update 0, then the rest
+    compile_s, train_s = driver.run(
+        driver.initial_state(), 0, chunk=config.n_updates, progress=progress,
+        on_chunk=lambda first, done, state, p, m: parts.append((p, m)))
+    params, metrics = jax.tree.map(lambda *a: np.concatenate(a, axis=1), *parts)
+    return TrainResult(params=params, metrics=metrics, compile_s=compile_s, train_s=train_s,
+                       env_steps=_steps(config, agents),
+                       diverged=runs.diverged_agents(agents, metrics), devices=devices)
+
+
+def _check_resumable(out: Path, config: TrainConfig, agents: list[dict]) -> None:
+    from rnnctl import runs
+    saved = runs.read_run_meta(out, allow_incomplete=True)
+    if saved.get("status") == "complete":
+        raise runs.RunError(f"{out}: run is already complete; nothing to resume", out)
+    diff = runs.config_diff(saved["config"], config.to_dict())
+    if diff:
+        raise runs.RunError(f"{out}: was made with a different config ({diff})", out)
+    if saved["agents"] != agents:
+        raise runs.RunError(f"{out}: was made with different agents (seeds, obs or swept "
+                            "hyperparameters)", out)
+
+
+def _existing_status(meta_path: Path) -> str | None:
+    from rnnctl import runs
     try:
-        t0 = time.perf_counter()
-        out = jax.block_until_ready(compiled(state))
-        train_s = time.perf_counter() - t0
-    finally:
-        ppo.set_progress_hook(None)
-    params, metrics = sharder.host((out.params, out.metrics))
-    metrics = vars(metrics)
-    steps = len(agents) * config.n_updates * config.steps_per_update
-    return TrainResult(params=params, metrics=metrics, compile_s=compile_s,
-                       train_s=train_s, env_steps=steps,
-                       diverged=diverged_agents(agents, metrics), devices=devices)
+        meta = runs.read_json(meta_path)
+    except runs.RunError:
+        return None
+    return meta.get("status", "complete") if isinstance(meta, dict) else None
 
 
 def train_to_dir(config: TrainConfig, agents: list[dict], out: str | Path, *,
@@ -247,87 +323,71 @@ def train_to_dir(config: TrainConfig, agents: list[dict], out: str | Path, *,
 
     After every chunk `out/partial/chunk_<first update>.npz` holds that chunk's parameters
     and metrics and the full training state (parameters, optimiser state, environments,
-    PRNG keys), written atomically; a killed run continues from the last one with
-    `resume=True` and ends bitwise identical to an uninterrupted run with the same chunk
-    size. Ctrl-C finishes the running chunk, saves it and raises `Interrupted`.
+    PRNG keys; keyed by field path), written atomically; a killed run continues from the
+    last one with `resume=True` and ends bitwise identical to an uninterrupted run with
+    the same chunk size. Ctrl-C finishes the running chunk, saves it and raises
+    `Interrupted`.
 
     Args:
       config, agents: what to train (`make_agents`).
       out: run directory; must not hold a run unless `resume`.
+      progress: a progress bar on stderr (process 0 only).
       chunk: updates per compiled call between saves.
       devices: shard the agent axis over this many of `jax.devices()`.
       resume: continue the interrupted run in `out` (its config and agents must match).
     Returns:
       (path, TrainResult).
+    Raises:
+      runs.RunExists: `out` holds a run and `resume` is False.
+      runs.RunError: `resume` and `out` holds no matching, unfinished run.
+      Interrupted: Ctrl-C; the completed chunks are saved.
 
     With several processes (`rnnctl.distributed`), every process calls this with the same
     arguments; process 0 alone writes `out` and gets the full record, the others get a
     TrainResult with empty params and metrics. `resume` then needs `out` on a
     filesystem every process reads.
     """
-    import signal
-    import jax
-    import jax.numpy as jnp
-    from rnnctl import distributed, ppo, runs
+    from rnnctl import distributed, runs
 
-    config.validate()
-    if not isinstance(chunk, int) or chunk <= 0:
+    if not isinstance(chunk, int) or isinstance(chunk, bool) or chunk <= 0:
         raise ConfigError(f"chunk must be a positive integer, got {chunk!r}")
     out = Path(out)
-    sharder = _Sharder(len(agents), devices)        # checks `devices` before any write
-    writer = distributed.is_writer()                # only process 0 writes files
+    driver = _Driver(config, agents, devices)     # checks `devices` before any write
+    writer = driver.writer                        # only process 0 writes files
     partial = out / "partial"
     meta_path = out / runs.CONFIG_FILE
     if resume:
-        saved = runs.read_run_meta(out, allow_incomplete=True)
-        if saved.get("status") == "complete":
-            raise runs.RunError(f"{out}: run is already complete; nothing to resume")
-        diff = runs.config_diff(saved["config"], config.to_dict())
-        if diff:
-            raise runs.RunError(f"{out}: was made with a different config ({diff})")
-        if saved["agents"] != agents:
-            raise runs.RunError(f"{out}: was made with different agents (seeds, obs or "
-                                "swept hyperparameters)")
+        _check_resumable(out, config, agents)
     elif writer and meta_path.exists():
-        raise runs.RunError(f"{out}: already holds a run; choose another --out or --resume it")
+        raise runs.RunExists(out, _existing_status(meta_path))
     elif writer:
         runs.write_run_meta(out, config, agents, status="training")
-
-    trainer = ppo.make_train(config, sharder.mesh if devices > 1 else None)
-    inputs = sharder.pad(_inputs(config, agents))
-    compile_s = 0.0
-
-    def save_chunk(first: int, state, params, metrics):
-        state, params, metrics = sharder.host((state, params, metrics))
-        if not writer:
-            return
-        arrays = {f"params/{k}": v for k, v in runs.flatten_params(params).items()}
-        arrays.update({f"metrics/{k}": v for k, v in vars(metrics).items()})
-        arrays.update(_state_to_arrays(state))
-        arrays["updates_done"] = np.asarray(int(state.update[0]))
-        runs.write_npz(partial / f"chunk_{first:05d}.npz", arrays)
 
     chunk_files = sorted(partial.glob("chunk_*.npz")) if resume else []
     if chunk_files:
         last = runs.read_npz(chunk_files[-1])
-        template = jax.eval_shape(trainer.init, *_inputs(config, agents))
-        state = sharder.pad(_state_from_arrays(template, last, str(chunk_files[-1])))
-        state = sharder.place(trainer, state)
+        state = driver.restore(runs.state_from_arrays(driver.template(), last,
+                                                      chunk_files[-1]))
         done = int(last["updates_done"])
     else:
-        state = sharder.place(trainer, trainer.init(*inputs))
-        t0 = time.perf_counter()
-        start = trainer.start.lower(state).compile()
-        compile_s += time.perf_counter() - t0
-        state, p0, m0 = start(state)
-        save_chunk(0, state, p0, m0)
-        done = 0
+        state, done = driver.initial_state(), 0
     if not distributed.same_on_all(done):
-        raise runs.RunError(f"{out}: the processes found different saved chunks; --resume "
+        raise runs.RunError(f"{out}: the processes found different saved chunks; resuming "
                             "with several processes needs the run directory on a "
-                            "filesystem they all read")
+                            "filesystem they all read", out)
 
     interrupted = []
+
+    def on_chunk(first, done, state, params, metrics):
+        if writer:
+            arrays = {f"params/{k}": v for k, v in runs.flatten_params(params).items()}
+            arrays.update({f"metrics/{k}": v for k, v in metrics.items()})
+            arrays.update(runs.state_to_arrays(state))
+            arrays["updates_done"] = np.asarray(done)
+            runs.write_npz(partial / f"chunk_{first:05d}.npz", arrays)
+        if interrupted and done < config.n_updates:
+            raise Interrupted(out, done, config.n_updates)
+
     def on_sigint(signum, frame):
         if interrupted:                      # a second Ctrl-C stops at once
             signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -335,37 +395,18 @@ def train_to_dir(config: TrainConfig, agents: list[dict], out: str | Path, *,
         interrupted.append(True)
         sys.stderr.write("\nCtrl-C: finishing the current chunk, then saving "
                          "(Ctrl-C again to abort now)\n")
-    previous = (signal.signal(signal.SIGINT, on_sigint)
-                if threading_is_main() else None)
-    bar = ProgressBar(config.n_updates) if progress and writer else None
-    if bar:
-        bar.last = done
-    ppo.set_progress_hook(bar)
-    train_s = 0.0
-    length = min(chunk, config.n_updates)
-    state = sharder.place(trainer, state)  # compile for, and always pass, agent-sharded state
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if in_main else None
     try:
-        t0 = time.perf_counter()
-        run = trainer.run.lower(state, length, jnp.int32(length)).compile()
-        compile_s += time.perf_counter() - t0
-        while done < config.n_updates:
-            n = min(length, config.n_updates - done)
-            t0 = time.perf_counter()
-            state, params, metrics = jax.block_until_ready(run(state, jnp.int32(n)))
-            train_s += time.perf_counter() - t0
-            if n < length:
-                params, metrics = jax.tree.map(lambda a: a[:, :n], (params, metrics))
-            save_chunk(done + 1, state, params, metrics)
-            done += n
-            state = sharder.place(trainer, state)
-            if interrupted and done < config.n_updates:
-                raise Interrupted(out, done, config.n_updates)
+        compile_s, train_s = driver.run(state, done, chunk=chunk, progress=progress,
+                                        on_chunk=on_chunk, fresh=not chunk_files,
+                                        with_state=True)
     finally:
-        ppo.set_progress_hook(None)
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
 
-    steps = len(agents) * config.n_updates * config.steps_per_update
+    steps = _steps(config, agents)
     if not writer:
         return out, TrainResult(params={}, metrics={}, compile_s=compile_s, train_s=train_s,
                                 env_steps=steps, diverged=[], devices=devices)
@@ -377,10 +418,10 @@ def train_to_dir(config: TrainConfig, agents: list[dict], out: str | Path, *,
     params, metrics = runs.unflatten_params(cat("params/")), cat("metrics/")
     if metrics["eval_return"].shape[1] != config.n_updates + 1:
         raise runs.RunError(f"{partial}: chunks cover {metrics['eval_return'].shape[1] - 1} "
-                            f"updates, expected {config.n_updates}")
+                            f"updates, expected {config.n_updates}", partial)
     result = TrainResult(params=params, metrics=metrics, compile_s=compile_s,
                          train_s=train_s, env_steps=steps,
-                         diverged=diverged_agents(agents, metrics), devices=devices)
+                         diverged=runs.diverged_agents(agents, metrics), devices=devices)
     info = {"timing": {"compile_s": compile_s, "train_s": train_s, "env_steps": steps,
                        "env_steps_per_s": steps / train_s if train_s else None,
                        "devices": devices, "chunk": chunk, "resumed": bool(resume)},
@@ -390,8 +431,3 @@ def train_to_dir(config: TrainConfig, agents: list[dict], out: str | Path, *,
         f.unlink()
     partial.rmdir()
     return out, result
-
-
-def threading_is_main() -> bool:
-    import threading
-    return threading.current_thread() is threading.main_thread()

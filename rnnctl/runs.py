@@ -31,20 +31,49 @@ CHECKPOINTS_FILE = "checkpoints.npz"
 METRICS_FILE = "metrics.npz"
 _VERSION_KEY = "__format_version__"
 
-__all__ = ["FORMAT_VERSION", "RunError", "Run", "load_run", "save_run", "atomic_write",
-           "write_run_meta", "read_run_meta", "config_diff",
+__all__ = ["FORMAT_VERSION", "RunError", "RunExists", "RunIncomplete", "Run", "load_run",
+           "save_run", "atomic_write", "write_run_meta", "read_run_meta", "config_diff",
            "flatten_params", "unflatten_params", "write_json", "write_npz", "read_npz",
-           "read_json"]
+           "read_json", "diverged_agents", "state_to_arrays", "state_from_arrays"]
 
 
 class RunError(Exception):
-    """A run directory or one of its files is missing, damaged or of another version."""
+    """A run directory or one of its files is missing, damaged or of another version.
+
+    Attributes:
+      path: the run directory or file concerned (None if none).
+    """
+
+    def __init__(self, message: str, path: str | os.PathLike | None = None):
+        super().__init__(message)
+        self.path = Path(path) if path is not None else None
+
+
+class RunExists(RunError):
+    """`path` already holds a run (`status` "complete", "training" or None if unreadable),
+    and writing would overwrite it."""
+
+    def __init__(self, path: str | os.PathLike, status: str | None = None):
+        super().__init__(f"{path}: already holds a run"
+                         + (f" (status: {status})" if status else ""), path)
+        self.status = status
+
+
+class RunIncomplete(RunError):
+    """The run in `path` did not finish training (its chunks can be resumed)."""
+
+    def __init__(self, path: str | os.PathLike):
+        super().__init__(f"{path}: run is incomplete (training did not finish)", path)
 
 
 # ----------------------------------------------------------------------------- atomic I/O
 
 def atomic_write(path: str | os.PathLike, write) -> None:
-    """Call `write(fileobj)` on a temporary file next to `path`, then rename it into place."""
+    """Call `write(fileobj)` on a temporary file next to `path`, then rename it into place.
+
+    The file is fsynced before the rename and the directory after it, so after a crash
+    `path` holds either the old or the new content, whole. Readable by others (umask).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -61,6 +90,21 @@ def atomic_write(path: str | os.PathLike, write) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in `folder` durable (a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def write_json(path, obj) -> None:
@@ -73,11 +117,11 @@ def read_json(path) -> Any:
     """Read JSON; a missing or damaged file raises `RunError` naming it."""
     path = Path(path)
     if not path.is_file():
-        raise RunError(f"{path}: file is missing")
+        raise RunError(f"{path}: file is missing", path)
     try:
         return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RunError(f"{path}: not valid JSON (truncated or corrupt): {e}") from None
+        raise RunError(f"{path}: not valid JSON (truncated or corrupt): {e}", path) from None
 
 
 def write_npz(path, arrays: dict[str, np.ndarray]) -> None:
@@ -91,45 +135,34 @@ def read_npz(path) -> dict[str, np.ndarray]:
     """Read every array of an .npz written by `write_npz`; errors name the file."""
     path = Path(path)
     if not path.is_file():
-        raise RunError(f"{path}: file is missing")
+        raise RunError(f"{path}: file is missing", path)
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as e:
-        raise RunError(f"{path}: truncated or corrupt ({type(e).__name__}: {e})") from None
+        raise RunError(f"{path}: truncated or corrupt ({type(e).__name__}: {e})",
+                       path) from None
     version = arrays.pop(_VERSION_KEY, None)
     if version is None:
-        raise RunError(f"{path}: no format version (not written by rnnctl)")
+        raise RunError(f"{path}: no format version (not written by rnnctl)", path)
     if int(version) != FORMAT_VERSION:
         raise RunError(f"{path}: format version {int(version)}, this rnnctl reads "
-                       f"version {FORMAT_VERSION}")
+                       f"version {FORMAT_VERSION}", path)
     return arrays
 
 
 # ----------------------------------------------------------------------------- pytrees
 
-def flatten_params(tree: dict, prefix: str = "") -> dict[str, np.ndarray]:
-    """Nested dict of arrays → {"a/b/c": array}."""
-    flat = {}
-    for k, v in tree.items():
-        name = f"{prefix}{k}"
-        if isinstance(v, dict):
-            flat.update(flatten_params(v, name + "/"))
-        else:
-            flat[name] = np.asarray(v)
-    return flat
+def flatten_params(tree: dict) -> dict[str, np.ndarray]:
+    """Nested dict of arrays → {"a/b/c": NumPy array} (the key format of saved files)."""
+    from flax import traverse_util
+    return {k: np.asarray(v) for k, v in traverse_util.flatten_dict(tree, sep="/").items()}
 
 
 def unflatten_params(flat: dict[str, Any]) -> dict:
-    """{"a/b/c": array} → nested dict."""
-    tree: dict = {}
-    for name, v in flat.items():
-        node = tree
-        *parents, leaf = name.split("/")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = v
-    return tree
+    """{"a/b/c": array} → nested dict (inverse of `flatten_params`)."""
+    from flax import traverse_util
+    return traverse_util.unflatten_dict(dict(flat), sep="/")
 
 
 # ----------------------------------------------------------------------------- run
@@ -165,7 +198,7 @@ class Run:
                 if a.shape[:2] != (self.n_agents, self.n_checkpoints):
                     raise RunError(f"{self.path / CHECKPOINTS_FILE}: leaf {name} has shape "
                                    f"{a.shape}, expected [{self.n_agents}, "
-                                   f"{self.n_checkpoints}, ...]")
+                                   f"{self.n_checkpoints}, ...]", self.path / CHECKPOINTS_FILE)
             self._checkpoints = flat
         return self._checkpoints
 
@@ -182,6 +215,10 @@ class Run:
         """All parameters, leaves [A, U+1, ...]."""
         return unflatten_params(dict(self._flat()))
 
+    def diverged_agents(self) -> list[dict]:
+        """Agents whose training hit NaN/inf (`diverged_agents` of this run)."""
+        return diverged_agents(self.agents, self.metrics, self.info)
+
     def agent_index(self, seed: int, obs: str) -> int:
         """Index of the agent with this seed and observability ("fo"/"po")."""
         for i, a in enumerate(self.agents):
@@ -193,7 +230,7 @@ class Run:
 def write_run_meta(path, config: TrainConfig, agents: list[dict], status: str,
                    info: dict | None = None) -> None:
     """Write config.json; `status` is "training" until the run is complete."""
-    from rnnctl import __version__
+    from rnnctl._version import __version__
     write_json(Path(path) / CONFIG_FILE, {"format_version": FORMAT_VERSION,
                                           "rnnctl_version": __version__, "status": status,
                                           "config": config.to_dict(), "agents": agents,
@@ -204,24 +241,23 @@ def read_run_meta(path, allow_incomplete: bool = False) -> dict:
     """Read and check a run directory's config.json; errors are one line naming the file."""
     path = Path(path)
     if not path.exists():
-        raise RunError(f"{path}: run directory does not exist")
+        raise RunError(f"{path}: run directory does not exist", path)
     if not path.is_dir():
-        raise RunError(f"{path}: not a directory")
+        raise RunError(f"{path}: not a directory", path)
     cfg_path = path / CONFIG_FILE
     if not cfg_path.exists():
-        raise RunError(f"{path}: not a run directory ({CONFIG_FILE} is missing)")
+        raise RunError(f"{path}: not a run directory ({CONFIG_FILE} is missing)", path)
     meta = read_json(cfg_path)
     if not isinstance(meta, dict) or "format_version" not in meta:
-        raise RunError(f"{cfg_path}: no format_version (not written by rnnctl)")
+        raise RunError(f"{cfg_path}: no format_version (not written by rnnctl)", cfg_path)
     if meta["format_version"] != FORMAT_VERSION:
         raise RunError(f"{cfg_path}: format version {meta['format_version']}, this rnnctl "
-                       f"reads version {FORMAT_VERSION}")
+                       f"reads version {FORMAT_VERSION}", cfg_path)
     for key in ("config", "agents"):
         if key not in meta:
-            raise RunError(f"{cfg_path}: malformed (no {key!r})")
+            raise RunError(f"{cfg_path}: malformed (no {key!r})", cfg_path)
     if not allow_incomplete and meta.get("status", "complete") != "complete":
-        raise RunError(f"{path}: run is incomplete (training did not finish); resume it with "
-                       f"python -m experiments.sweep --resume {path}")
+        raise RunIncomplete(path)
     return meta
 
 
@@ -230,6 +266,39 @@ def config_diff(saved: dict, given: dict) -> str:
     keys = sorted(set(saved) | set(given))
     return ", ".join(f"{k}: {saved.get(k)!r} → {given.get(k)!r}" for k in keys
                      if saved.get(k) != given.get(k))
+
+
+def diverged_agents(agents: list[dict], metrics: dict[str, np.ndarray],
+                    info: dict | None = None) -> list[dict]:
+    """Agents whose training hit NaN/inf, with the first bad update.
+
+    Args:
+      agents: the run's agents (`make_agents`), A of them.
+      metrics: name -> [A, U+1]; its "diverged" flags ([A, U+1], > 0 from the first
+        NaN/inf update on) are what training records.
+      info: the run's info (`Run.info`), whose "diverged" list (the same records, saved
+        at the end of training) is merged in, so a run is read the same either way.
+    Returns:
+      [{"agent", "seed", "obs", ["hyper"], "update"}] sorted by agent (empty if none):
+      agent index, its seed, setting, swept hyperparameters (if any) and first update
+      with NaN/inf (its parameters are frozen from update - 1 on).
+    """
+    found: dict[int, int] = {}
+    flags = metrics.get("diverged")
+    if flags is not None:
+        for i, row in enumerate(np.asarray(flags)):
+            bad = np.flatnonzero(row > 0)
+            if bad.size:
+                found[i] = int(bad[0])
+    for d in (info or {}).get("diverged", []) or []:
+        i, u = int(d["agent"]), int(d["update"])
+        found[i] = min(found.get(i, u), u)
+    out = []
+    for i in sorted(found):
+        a = agents[i]
+        out.append({"agent": i, "seed": a["seed"], "obs": a["obs"],
+                    **({"hyper": a["hyper"]} if "hyper" in a else {}), "update": found[i]})
+    return out
 
 
 def save_run(path, config: TrainConfig, agents: list[dict], params: dict,
@@ -257,11 +326,82 @@ def load_run(path) -> Run:
         config = TrainConfig.from_dict(meta["config"])
         agents = list(meta["agents"])
     except (KeyError, TypeError, ValueError) as e:
-        raise RunError(f"{cfg_path}: malformed ({type(e).__name__}: {e})") from None
+        raise RunError(f"{cfg_path}: malformed ({type(e).__name__}: {e})", cfg_path) from None
     metrics = read_npz(path / METRICS_FILE)
     for name, a in metrics.items():
         if a.ndim != 2 or a.shape[0] != len(agents):
             raise RunError(f"{path / METRICS_FILE}: metric {name} has shape {a.shape}, "
-                           f"expected [{len(agents)}, U+1]")
+                           f"expected [{len(agents)}, U+1]", path / METRICS_FILE)
     return Run(path=path, config=config, agents=agents, metrics=metrics,
                info=meta.get("info", {}))
+
+
+# ----------------------------------------------------------------------------- training state
+# A resumable training state (a pytree: `ppo.AgentState`) is saved as one array per leaf,
+# keyed by the leaf's pytree path ("state/params/rnn/W_h", "state/opt_state/0/mu/...").
+# Loading goes by name against a template, so a field renamed, added or removed is
+# refused by name, and fields reordered still load into the right place.
+
+STATE_PREFIX = "state/"
+
+
+def _state_paths(tree) -> list[tuple[str, Any]]:
+    import jax
+    leaves, _ = jax.tree_util.tree_flatten_with_path(tree)
+    return [(STATE_PREFIX + jax.tree_util.keystr(path, simple=True, separator="/"), leaf)
+            for path, leaf in leaves]
+
+
+def _is_key(leaf) -> bool:
+    import jax
+    return jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key)
+
+
+def state_to_arrays(state) -> dict[str, np.ndarray]:
+    """A training-state pytree -> {"state/<path>": NumPy array} (PRNG keys as key data)."""
+    import jax
+    arrays = {}
+    for name, leaf in _state_paths(state):
+        if _is_key(leaf):
+            leaf = jax.random.key_data(leaf)
+        arrays[name] = np.asarray(leaf)
+    return arrays
+
+
+def state_from_arrays(template, arrays: dict[str, np.ndarray], where: str | os.PathLike):
+    """Rebuild a training state saved by `state_to_arrays`, checked against `template`.
+
+    Args:
+      template: the expected pytree (arrays or `jax.ShapeDtypeStruct`, e.g. from
+        `jax.eval_shape`): its leaf paths, shapes and dtypes are what must be saved.
+      arrays: what was saved (other keys than "state/..." are ignored).
+      where: the file, for error messages.
+    Returns:
+      the pytree of `template` with the saved values (jax arrays; typed PRNG keys).
+    Raises:
+      RunError naming the field that is missing, unexpected, or of another shape or dtype.
+    """
+    import jax
+    import jax.numpy as jnp
+    expected = _state_paths(template)
+    names = {name for name, _ in expected}
+    saved = {k for k in arrays if k.startswith(STATE_PREFIX)}
+    if saved and all(k[len(STATE_PREFIX):].isdigit() for k in saved):
+        raise RunError(f"{where}: resume state is keyed by leaf index (saved by an older "
+                       "rnnctl); it cannot be matched to fields safely", where)
+    unexpected = sorted(saved - names)
+    if unexpected:
+        raise RunError(f"{where}: resume state has field(s) {', '.join(unexpected)} that "
+                       "this version's training state does not have", where)
+    out = []
+    for name, t in expected:
+        if name not in arrays:
+            raise RunError(f"{where}: resume state is missing field {name}", where)
+        a = arrays[name]
+        want = jax.eval_shape(jax.random.key_data, t) if _is_key(t) else t
+        if a.shape != tuple(want.shape) or a.dtype != want.dtype:
+            raise RunError(f"{where}: resume state field {name} is {a.dtype}{list(a.shape)}, "
+                           f"expected {want.dtype}{list(want.shape)}", where)
+        a = jnp.asarray(a)
+        out.append(jax.random.wrap_key_data(a) if _is_key(t) else a)
+    return jax.tree.unflatten(jax.tree.structure(template), out)

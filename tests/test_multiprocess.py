@@ -68,8 +68,9 @@ def test_two_processes_match_one_process(tmp_path):
     from rnnctl.experiment import make_agents, train_agents
 
     port = _free_port()
-    cmds = [[sys.executable, "-m", "rnnctl.distributed", "--coordinator", f"127.0.0.1:{port}",
-             "--num-processes", "2", "--process-id", str(i), "--out", str(tmp_path / "res")]
+    cmds = [[sys.executable, "-m", "experiments.mp_smoke", "--coordinator",
+             f"127.0.0.1:{port}", "--num-processes", "2", "--process-id", str(i),
+             "--out", str(tmp_path / "res")]
             for i in range(2)]
     procs = _launch(cmds, tmp_path, _env(devices_per_process))
     try:

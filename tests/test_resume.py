@@ -7,13 +7,15 @@ import time
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import struct
 
 import rnnctl
 from rnnctl.config import TrainConfig
 from rnnctl.experiment import Interrupted, make_agents, train_to_dir
-from rnnctl.runs import RunError
+from rnnctl.runs import RunError, RunExists, state_from_arrays, state_to_arrays
 
 ROOT = Path(__file__).resolve().parents[1]
 FLAGS = ["--seeds", "1", "--obs", "po", "--updates", "60", "--steps-per-update", "256",
@@ -81,7 +83,7 @@ def test_ctrl_c_saves_and_says_how_to_resume(tmp_path, reference):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    assert f"--resume {out}" in err and "Traceback" not in err
+    assert f"python -m experiments.sweep --resume {out}" in err and "Traceback" not in err
     res = subprocess.run([sys.executable, "-m", "experiments.sweep", "--resume", str(out),
                           "--quiet", "--no-analysis"], cwd=ROOT, capture_output=True,
                          text=True, timeout=300)
@@ -109,9 +111,88 @@ def test_resume_refuses_a_different_config(tmp_path):
 
 def test_existing_run_is_not_overwritten(tmp_path):
     (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "config.json").write_text("{}")
-    with pytest.raises(RunError, match="already holds a run"):
+    (tmp_path / "run" / "config.json").write_text('{"status": "training"}')
+    with pytest.raises(RunExists, match="already holds a run") as err:
         train_to_dir(TrainConfig(n_updates=1), make_agents([0]), tmp_path / "run")
+    # the library says what and where, as data; the CLI words the advice
+    assert err.value.path == tmp_path / "run" and err.value.status == "training"
+    assert "python -m" not in str(err.value) and "--out" not in str(err.value)
+    assert (tmp_path / "run" / "config.json").read_text() == '{"status": "training"}'
+
+
+def test_interrupted_carries_data_and_a_neutral_message(tmp_path):
+    e = Interrupted(tmp_path / "run", 4, 10)
+    assert (e.path, e.updates_done, e.n_updates) == (tmp_path / "run", 4, 10)
+    assert "4/10" in str(e) and "python -m" not in str(e) and "--resume" not in str(e)
+
+
+# ---------------------------------------------------------------- the saved training state
+
+@struct.dataclass
+class _XY:
+    x: jax.Array
+    y: jax.Array
+    key: jax.Array
+
+
+@struct.dataclass
+class _YX:                   # the same fields, two of the same shape swapped in order
+    y: jax.Array
+    x: jax.Array
+    key: jax.Array
+
+
+@struct.dataclass
+class _XZ:                   # a field renamed
+    x: jax.Array
+    z: jax.Array
+    key: jax.Array
+
+
+def _saved_xy():
+    state = _XY(x=jnp.ones((2, 3)), y=jnp.full((2, 3), 2.0),
+                key=jax.random.split(jax.random.key(0), 2))
+    return state, state_to_arrays(state)
+
+
+def test_state_is_keyed_by_field_path():
+    state, arrays = _saved_xy()
+    assert {"state/x", "state/y", "state/key"} <= set(arrays)
+    back = state_from_arrays(jax.eval_shape(lambda: state), arrays, "f.npz")
+    np.testing.assert_array_equal(back.x, state.x)
+    np.testing.assert_array_equal(back.y, state.y)
+    np.testing.assert_array_equal(jax.random.key_data(back.key),
+                                  jax.random.key_data(state.key))
+
+
+def test_state_with_swapped_fields_loads_by_name_not_by_position():
+    # keyed by leaf index, x and y (same shape) would have come back swapped, silently
+    state, arrays = _saved_xy()
+    template = _YX(y=jnp.zeros((2, 3)), x=jnp.zeros((2, 3)), key=state.key)
+    back = state_from_arrays(jax.eval_shape(lambda: template), arrays, "f.npz")
+    assert isinstance(back, _YX)
+    np.testing.assert_array_equal(back.x, np.ones((2, 3)))
+    np.testing.assert_array_equal(back.y, np.full((2, 3), 2.0))
+
+
+def test_state_with_other_field_names_or_shapes_is_refused_by_name():
+    state, arrays = _saved_xy()
+    renamed = _XZ(x=state.x, z=state.y, key=state.key)
+    with pytest.raises(RunError, match=r"f.npz: resume state has field\(s\) state/y"):
+        state_from_arrays(jax.eval_shape(lambda: renamed), arrays, "f.npz")
+    missing = {k: v for k, v in arrays.items() if k != "state/y"}
+    with pytest.raises(RunError, match="missing field state/y"):
+        state_from_arrays(jax.eval_shape(lambda: state), missing, "f.npz")
+    wider = state.replace(y=jnp.zeros((2, 4)))
+    with pytest.raises(RunError, match=r"field state/y is float32\[2, 3\], expected "
+                                       r"float32\[2, 4\]"):
+        state_from_arrays(jax.eval_shape(lambda: wider), arrays, "f.npz")
+    as_int = state.replace(x=jnp.zeros((2, 3), jnp.int32))
+    with pytest.raises(RunError, match="field state/x is float32"):
+        state_from_arrays(jax.eval_shape(lambda: as_int), arrays, "f.npz")
+    by_index = {f"state/{i:04d}": v for i, v in enumerate(arrays.values())}
+    with pytest.raises(RunError, match="keyed by leaf index"):
+        state_from_arrays(jax.eval_shape(lambda: state), by_index, "f.npz")
 
 
 def test_diverging_agent_is_named_and_isolated(tmp_path, tiny_config):

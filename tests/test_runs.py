@@ -102,3 +102,66 @@ def test_no_pickle_on_disk(tmp_path):
                 header = z.read(member)[:10]
                 assert header.startswith(b"\x93NUMPY"), member
         np.load(path / name, allow_pickle=False)   # would raise on object arrays
+
+
+def test_incomplete_run_error_carries_the_path_not_the_cli(tmp_path):
+    from rnnctl.runs import RunIncomplete, write_run_meta
+    write_run_meta(tmp_path / "run", TrainConfig(n_updates=2), [{"seed": 0, "obs": "po"}],
+                   status="training")
+    with pytest.raises(RunIncomplete, match="incomplete") as err:
+        load_run(tmp_path / "run")
+    assert err.value.path == tmp_path / "run"
+    assert "python -m" not in str(err.value) and "--resume" not in str(err.value)
+
+
+def test_flatten_params_keys_and_round_trip():
+    from rnnctl.runs import flatten_params, unflatten_params
+    tree = {"rnn": {"W_h": np.ones((2, 2)), "b": np.zeros(2)},
+            "actor": {"mean": {"kernel": np.arange(3.0)}}}
+    flat = flatten_params(tree)
+    assert sorted(flat) == ["actor/mean/kernel", "rnn/W_h", "rnn/b"]
+    assert all(isinstance(v, np.ndarray) for v in flat.values())
+    back = unflatten_params(flat)
+    assert jax.tree.structure(back) == jax.tree.structure(tree)
+    np.testing.assert_array_equal(back["actor"]["mean"]["kernel"], np.arange(3.0))
+
+
+def test_atomic_write_keeps_the_old_file_on_failure(tmp_path):
+    from rnnctl.runs import atomic_write, write_json
+    f = tmp_path / "a.json"
+    write_json(f, {"v": 1})
+
+    def broken(fileobj):
+        fileobj.write(b"{\"v\": ")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        atomic_write(f, broken)
+    assert json.loads(f.read_text()) == {"v": 1}
+    assert os.listdir(tmp_path) == ["a.json"]            # no temporary file left
+
+
+def test_diverged_agents_from_metrics_and_info():
+    from rnnctl.runs import diverged_agents
+    agents = [{"seed": 0, "obs": "fo", "hyper": {"lr": 1.0}},
+              {"seed": 0, "obs": "po", "hyper": {"lr": 1.0}},
+              {"seed": 1, "obs": "fo", "hyper": {"lr": 1.0}}]
+    flags = np.zeros((3, 5))
+    flags[1, 3:] = 1                                     # agent 1 diverged at update 3
+    assert diverged_agents(agents, {"diverged": flags}) == [
+        {"agent": 1, "seed": 0, "obs": "po", "hyper": {"lr": 1.0}, "update": 3}]
+    # a record in run.info alone (e.g. metrics without flags) counts as well
+    info = {"diverged": [{"agent": 2, "seed": 1, "obs": "fo", "update": 2}]}
+    got = diverged_agents(agents, {"diverged": flags}, info)
+    assert [(d["agent"], d["update"]) for d in got] == [(1, 3), (2, 2)]
+    assert diverged_agents(agents[:1], {"eval_return": np.zeros((1, 5))}) == []
+
+
+def test_run_lists_its_diverged_agents(tmp_path):
+    path, config, agents, params, metrics = _fake_run(tmp_path)
+    assert load_run(path).diverged_agents() == []
+    metrics["diverged"] = np.zeros((2, 4))
+    metrics["diverged"][0, 2:] = 1
+    save_run(tmp_path / "run2", config, agents, params, metrics)
+    assert load_run(tmp_path / "run2").diverged_agents() == [
+        {"agent": 0, "seed": 0, "obs": "fo", "update": 2}]

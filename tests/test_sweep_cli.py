@@ -88,7 +88,7 @@ def test_quick_sweep_end_to_end_and_analysis_only(tmp_path):
     first = json.loads((out / "summary.json").read_text(), parse_constant=no_nan)
     assert [c["id"] for c in first["claims"]] == [1, 2, 3, 4, 5]
     assert all(isinstance(c["holds"], bool) and c["stats"] for c in first["claims"])
-    assert "The paper's claims on this run" in res.stdout
+    assert "The paper's claims" in res.stdout
     # re-analysing the saved run, without retraining, gives the same summary
     res2 = _sweep(["--analysis-only", str(out), "--quiet"])
     assert res2.returncode == 0, res2.stderr
@@ -102,3 +102,94 @@ def test_analysis_only_on_a_non_run_is_one_line(tmp_path):
     assert res.returncode == 2
     line, = res.stderr.strip().splitlines()
     assert "not a run directory" in line
+
+
+# ---------------------------------------------------------------- flags typed, not guessed
+
+def test_abbreviated_flags_are_refused():
+    # argparse's prefix matching once let `--seed 4` pass as `--seeds 4`, while the sweep's
+    # own "was it typed" check missed it, so --quick quietly trained 2 seeds
+    res = _sweep(["--quick", "--seed", "4", "--no-analysis"], timeout=60)
+    assert res.returncode == 2
+    line, = res.stderr.strip().splitlines()
+    assert "unrecognized arguments: --seed 4" in line
+
+
+def test_quick_shrinks_only_what_was_not_typed():
+    from experiments.sweep import FLAG_DEFAULTS, QUICK, parse_args
+    args = parse_args(["--quick", "--seeds", "4"])
+    assert args.typed == {"seeds"}
+    assert args.seeds == 4 and args.updates == QUICK["updates"]
+    assert args.config.rollout_len == QUICK["steps_per_update"]
+    args = parse_args(["--quick", "--seeds=4", "--updates", "7"])
+    assert (args.seeds, args.updates, args.typed) == (4, 7, {"seeds", "updates"})
+    args = parse_args(["--quick"])
+    assert (args.seeds, args.updates, args.typed) == (QUICK["seeds"], QUICK["updates"], set())
+    args = parse_args([])
+    assert args.seeds == FLAG_DEFAULTS["seeds"] and args.obs == ["fo", "po"]
+    assert args.config.n_updates == FLAG_DEFAULTS["updates"] and args.typed == set()
+    assert parse_args(["--lr", "1e-3,3e-3"]).typed == {"lr"}
+
+
+def test_summary_table_sd_is_over_seeds_with_ddof_1():
+    from experiments.sweep import summary_table
+    from rnnctl.config import TrainConfig
+    agents = [{"seed": 0, "obs": "fo"}, {"seed": 1, "obs": "fo"}, {"seed": 0, "obs": "po"}]
+    ev = np.array([[-100.0, -10.0], [-200.0, -30.0], [-150.0, -20.0]])
+    text = summary_table(agents, {"eval_return": ev}, TrainConfig(n_updates=1))
+    fo, po = [l for l in text.splitlines() if l.startswith(("FO", "PO"))]
+    assert fo.split()[2:] == ["-150", "±", "71", "-20", "±", "14"]  # sd(-100, -200; ddof=1)
+    assert po.split()[2:] == ["-150", "±", "–", "-20", "±", "–"]   # one seed: no sd
+    assert "nan" not in text
+
+
+def test_cli_words_the_library_errors():
+    from experiments.sweep import _explain
+    from rnnctl.experiment import Interrupted
+    from rnnctl.runs import RunExists, RunIncomplete
+    assert _explain(Interrupted("runs/x", 3, 9)).endswith(
+        "resume with: python -m experiments.sweep --resume runs/x")
+    assert "--resume runs/x" in _explain(RunIncomplete("runs/x"))
+    assert "--resume runs/x" in _explain(RunExists("runs/x", "training"))
+    done = _explain(RunExists("runs/x", "complete"))
+    assert "choose another --out" in done and "--resume" not in done
+
+
+def test_existing_run_dir_names_the_resume_command(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text('{"status": "training"}')
+    res = _sweep([*SMALL, "--quiet", "--out", str(out)], timeout=120)
+    assert res.returncode == 2
+    line, = res.stderr.strip().splitlines()
+    assert "already holds a run" in line
+    assert f"python -m experiments.sweep --resume {out}" in line
+
+
+# ---------------------------------------------------------------- progress on stderr
+
+def test_progress_bar_eta_leaves_out_the_first_update():
+    import io
+    from rnnctl import progress
+    clock = iter([0.0, 100.0, 101.0, 102.0])      # creation, then updates 1..3
+    out = io.StringIO()
+    bar = progress.ProgressBar(10, stream=out, clock=lambda: next(clock))
+    bar(1)                                        # the first update includes compilation
+    assert out.getvalue().endswith("?s left")
+    bar(2)
+    bar(2)                                        # repeated calls (one per shard) ignored
+    assert out.getvalue().endswith("~   8s left")  # 1 s per update since the first
+    bar(3)
+    assert out.getvalue().endswith("~   7s left")
+
+
+def test_log_prints_timestamped_lines():
+    import io
+    from rnnctl import progress
+    clock = iter([0.0, 12.3])
+    out = io.StringIO()
+    progress.Log(True, stream=out, clock=lambda: next(clock))("rollouts ...")
+    assert out.getvalue() == "[analysis   12.3s] rollouts ...\n"
+    quiet = io.StringIO()
+    progress.Log(False, stream=quiet)("x")
+    assert quiet.getvalue() == ""
