@@ -28,7 +28,7 @@ __all__ = ["learning_curves", "fig1b_policy", "fig1c_geometry", "fig1d_fixed_poi
 
 WIDTH = 7.0            # inches: a two-column paper figure
 DPI = 150
-MAX_TORQUE = 2.0       # N·m; symmetric colour limits of the torque maps
+from rnnctl.analysis.policy import MAX_TORQUE  # noqa: E402  (N·m; torque-map colour limits)
 NAN_COLOR = "0.85"     # light grey: bins never visited
 TORQUE_CMAP = "RdBu_r"  # diverging: sign of the torque
 THETA_CMAP = "hsv"     # cyclic, saturated: visible on white at every θ (twilight's ends are
@@ -78,21 +78,10 @@ def _finish(fig: Figure, path) -> Figure:
 
 
 def _save_png(fig: Figure, path) -> None:
-    """Write a PNG atomically: a temp file in the same directory, then os.replace."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    # not mkstemp: its 0600 mode would make figures unreadable to others; "xb" honours umask
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
-                               ".tmp")
-    try:
-        with open(tmp, "xb") as f:
-            fig.savefig(f, format="png", dpi=DPI, facecolor="white")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    """Write a PNG atomically (`runs.atomic_write`: temp file, fsync, rename)."""
+    from rnnctl.runs import atomic_write
+    os.makedirs(os.path.dirname(os.path.abspath(os.fspath(path))), exist_ok=True)
+    atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=DPI, facecolor="white"))
 
 
 def _cmap(name: str):

@@ -45,12 +45,8 @@ def usable_checkpoints(run, flat: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def excluded_agents(run) -> list[int]:
-    """Agents left out of the claims: those that diverged (listed in run.info, or
-    flagged in the metrics)."""
-    bad = {int(d["agent"]) for d in run.info.get("diverged", []) or []}
-    if "diverged" in run.metrics:
-        bad |= set(np.flatnonzero(np.asarray(run.metrics["diverged"]).max(1) > 0).tolist())
-    return sorted(bad)
+    """Agents left out of the claims: those that diverged (`Run.diverged_agents`)."""
+    return sorted({int(d["agent"]) for d in run.diverged_agents()})
 
 
 def analysed_checkpoints(n_updates: int, stride: int, stages) -> np.ndarray:

@@ -68,12 +68,7 @@ def build_summary(run, results: AnalysisResults, claims: list[Claim], timing: di
         v = [final[i] for i, a in enumerate(run.agents) if a["obs"] == o and i not in excluded]
         means[o] = _f(np.mean(v)) if v else None
         sds[o] = _f(np.std(v, ddof=1)) if len(v) > 1 else None
-    diverged = list(run.info.get("diverged", []) or [])
-    known = {int(d["agent"]) for d in diverged}
-    for i in excluded - known:  # flagged in the metrics only
-        a = run.agents[i]
-        diverged.append({"agent": i, "seed": a["seed"], "obs": a["obs"],
-                         "update": int(np.flatnonzero(run.metrics["diverged"][i] > 0)[0])})
+    diverged = run.diverged_agents()
     seed, a_po, a_fo = representative_agents(results, run, opts.fig_seed)
     return {
         "format_version": SUMMARY_FORMAT_VERSION,
