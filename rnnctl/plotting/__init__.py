@@ -1,6 +1,7 @@
 """Figures (Fig 1b–e and learning curves): draw results, never compute them.
 
-The only module of rnnctl that imports matplotlib. It builds `matplotlib.figure.Figure`
+The only package of rnnctl that imports matplotlib (this module, and `beyond` for the
+figures beyond the paper: the fixed-point manifold and the atlas). It builds `matplotlib.figure.Figure`
 objects directly, so it needs no pyplot and never switches a notebook user's backend; a
 returned Figure displays in Jupyter as it is, and `path=` writes a PNG (Agg canvas).
 
@@ -13,7 +14,6 @@ grey or skipped, never as a crash. Conventions: θ = 0 is upright (the goal), θ
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -21,9 +21,10 @@ import matplotlib as mpl
 from matplotlib.figure import Figure
 from matplotlib.colors import Normalize
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch, Rectangle
+from matplotlib.patches import Patch
 
-__all__ = ["learning_curves", "fig1b_policy", "fig1c_geometry", "fig1d_fixed_points",
+__all__ = ["fig_manifold", "atlas_grid", "learning_curves", "fig1b_policy", "fig1c_geometry",
+           "fig1d_fixed_points",
            "fig1e_timescales"]
 
 WIDTH = 7.0            # inches: a two-column paper figure
@@ -542,113 +543,5 @@ def fig1e_timescales(updates, tau_mean, ci_low, ci_high, *, dt: float | None = N
         return _finish(fig, path)
 
 
-# ---------------------------------------------------------------------------------------
-# Beyond the paper: the fixed-point manifold over a ring of constant inputs
-
-
-def fig_manifold(theta_in, stages: Sequence, fp_theta, stable, valid, *, label: str = "",
-                 path=None) -> Figure:
-    """Fixed points as a function of a constant input angle, one panel per stage.
-
-    Each fixed point at input θ_in is drawn at (θ_in, the θ it represents): stable ones
-    filled, unstable ones hollow. A diagonal line means the network holds one attractor
-    per input angle (a ring of attractors); a flat band means the inputs are ignored.
-
-    Args:
-      theta_in: [M] input angles (rad).
-      stages: S update indices (panel titles).
-      fp_theta: [S, M, K] θ each fixed point represents (NaN: none).
-      stable, valid: [S, M, K] bool.
-      label: agent label for the title.
-      path: where to write the PNG (optional).
-    Returns:
-      The Figure: S panel axes.
-    """
-    x = _float(theta_in, "theta_in")
-    th = _float(fp_theta, "fp_theta")
-    stages = list(stages)
-    n_s = len(stages)
-    _require(x.ndim == 1, f"theta_in must be [M]; got {x.shape}")
-    _require(th.ndim == 3 and th.shape[:2] == (n_s, x.size),
-             f"fp_theta must be [{n_s}, {x.size}, K]; got {th.shape}")
-    st = np.asarray(stable, bool)
-    ok = np.asarray(valid, bool) & np.isfinite(th)
-    _require(st.shape == th.shape and ok.shape == th.shape,
-             "stable and valid must have fp_theta's shape")
-    xx = np.broadcast_to(x[None, :, None], th.shape)
-    with mpl.rc_context(_STYLE):
-        panel = min(2.0, (WIDTH - 0.6) / n_s - 0.3)
-        fig = _new_figure(panel + 1.25)
-        axes = fig.subplots(1, n_s, squeeze=False, sharey=True)[0]
-        for j, stage in enumerate(stages):
-            ax = axes[j]
-            s_, u_ = ok[j] & st[j], ok[j] & ~st[j]
-            ax.scatter(xx[j][s_], th[j][s_], s=12, c="black", lw=0, zorder=3)
-            ax.scatter(xx[j][u_], th[j][u_], s=14, facecolors="white", edgecolors="tab:red",
-                       lw=0.9, zorder=4)
-            ax.set_xlim(-np.pi, np.pi)
-            ax.set_ylim(-np.pi, np.pi)
-            ax.set_xticks(_PI_TICKS5, labels=_PI_LABELS5)
-            ax.set_yticks(_PI_TICKS5, labels=_PI_LABELS5)
-            ax.set_box_aspect(1)
-            ax.set_title(_stage_title(stage), fontsize=_STYLE["font.size"])
-            ax.set_xlabel(f"input {_THETA}")
-            ax.grid(alpha=0.3, lw=0.5)
-        axes[0].set_ylabel(f"{_THETA} a fixed point represents")
-        handles = [Line2D([], [], ls="", marker="o", mfc="black", mec="black", ms=5,
-                          label="stable"),
-                   Line2D([], [], ls="", marker="o", mfc="white", mec="tab:red", ms=5,
-                          label="unstable")]
-        fig.legend(handles=handles, loc="outside lower center", ncols=2, frameon=False)
-        fig.suptitle("Fixed points along a ring of constant inputs" + (f" ({label})"
-                                                                       if label else ""))
-        return _finish(fig, path)
-
-
-# ---------------------------------------------------------------------------------------
-# The atlas: claims × conditions
-
-
-def atlas_grid(cells, rows: Sequence[str], cols: Sequence[str], *, title: str = "",
-               path=None) -> Figure:
-    """A table of verdicts: one row per claim, one column per condition.
-
-    Args:
-      cells: [C cols][R rows] dicts {"holds": bool, "effect": float|None,
-        "ci": [lo, hi]|None, "p": float|None}.
-      rows: R claim labels. cols: C condition labels.
-      title: the figure title.
-      path: where to write the PNG (optional).
-    Returns:
-      The Figure (one axes).
-    """
-    n_c, n_r = len(cols), len(rows)
-    _require(len(cells) == n_c and all(len(c) == n_r for c in cells),
-             f"cells must be [{n_c}][{n_r}]")
-
-    def f(x, d=3):
-        return "n/a" if x is None or not np.isfinite(float(x)) else f"{float(x):.{d}g}"
-
-    with mpl.rc_context(_STYLE):
-        fig = _new_figure(0.62 * n_r + 1.4)
-        ax = fig.add_subplot()
-        for i, col in enumerate(cells):
-            for j, cell in enumerate(col):
-                ok = bool(cell.get("holds"))
-                ax.add_patch(Rectangle((i, j), 1, 1, lw=0.8, ec="white",
-                                                   fc="#9ed89e" if ok else "#eeeeee"))
-                ci = cell.get("ci") or [None, None]
-                ax.text(i + 0.5, j + 0.5, f"{'holds' if ok else 'does not hold'}\n"
-                        f"{f(cell.get('effect'))} [{f(ci[0])}, {f(ci[1])}]\n"
-                        f"p {f(cell.get('p'), 2)}", ha="center", va="center", fontsize=6.5)
-        ax.set_xlim(0, n_c)
-        ax.set_ylim(n_r, 0)
-        ax.set_xticks(np.arange(n_c) + 0.5, labels=list(cols), fontsize=7)
-        ax.set_yticks(np.arange(n_r) + 0.5, labels=list(rows), fontsize=7)
-        ax.tick_params(length=0)
-        for side in ("top", "right", "left", "bottom"):
-            ax.spines[side].set_visible(False)
-        ax.xaxis.tick_top()
-        if title:
-            fig.suptitle(title)
-        return _finish(fig, path)
+# Figures beyond the paper (fixed-point manifold, atlas), in their own module.
+from rnnctl.plotting.beyond import atlas_grid, fig_manifold  # noqa: E402
