@@ -26,8 +26,8 @@ from rnnctl.config import ENCODINGS, RNN_INITS, ConfigError, TrainConfig
 
 #: The atlas's analysis: a subset of checkpoints and lighter per-checkpoint settings than
 #: the 5-seed sweep, so that ~240 agents fit in the time budget (stated in its report).
-ATLAS_ANALYSIS = dict(checkpoint_stride=5, fp_init=128, tau_stride=4, map_episodes=10,
-                      manifold_inputs=16, manifold_fp_init=32)
+ATLAS_ANALYSIS = dict(checkpoint_stride=10, fp_init=64, fp_opt_steps=300, tau_stride=8,
+                      map_episodes=10, return_episodes=10, manifold_inputs=0)
 
 
 def parse_args(argv=None):
@@ -149,7 +149,11 @@ def write_outputs(conditions: list[dict], args, timing: dict, options) -> Path:
              f"{TrainConfig.rollout_len} steps; conditions = rnn_init × encoding. Each cell: "
              "the deciding test's effect [CI], p, and the verdict (rules in the runs' "
              "report.md). Analysed checkpoints: every "
-             f"{options.checkpoint_stride}th update plus the last and the figure stages.",
+             f"{options.checkpoint_stride}th update plus the last and the figure stages; "
+             f"fixed points from {options.fp_init} initial states ({options.fp_opt_steps} Adam "
+             f"steps), τ at every {options.tau_stride}th rollout step, "
+             f"{options.map_episodes} policy-map episodes, no fixed-point manifold (the "
+             "5-seed sweep uses the full settings).",
              "", "| claim | " + " | ".join(f"{c['rnn_init']}, {c['encoding']}"
                                            for c in conditions) + " |",
              "|---|" + "---|" * len(conditions)]

@@ -20,7 +20,8 @@ def params():
 
 @pytest.fixture(scope="module")
 def po(params):
-    return analysis.rollout(params, obs="po", n_episodes=3, steps=60, key=jax.random.key(1))
+    return analysis.rollout(params, obs="po", n_episodes=3, steps=60, key=jax.random.key(1),
+                            encoding="cos_sin")
 
 
 def test_po_inputs_have_no_velocity_and_theta_is_wrapped(po):
@@ -35,10 +36,12 @@ def test_po_inputs_have_no_velocity_and_theta_is_wrapped(po):
 
 
 def test_same_key_same_rollout_other_key_differs(params, po):
-    again = analysis.rollout(params, obs="po", n_episodes=3, steps=60, key=jax.random.key(1))
+    again = analysis.rollout(params, obs="po", n_episodes=3, steps=60, key=jax.random.key(1),
+                            encoding="cos_sin")
     for a, b in zip(jax.tree.leaves(po), jax.tree.leaves(again)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    other = analysis.rollout(params, obs="po", n_episodes=3, steps=60, key=jax.random.key(2))
+    other = analysis.rollout(params, obs="po", n_episodes=3, steps=60, key=jax.random.key(2),
+                             encoding="cos_sin")
     assert not np.array_equal(np.asarray(other.theta[:, 0]), np.asarray(po.theta[:, 0]))
     # random start states of the gymnax reset distribution
     assert np.abs(np.asarray(po.theta_dot[:, 0])).max() <= 1.0
@@ -63,7 +66,8 @@ def test_rollout_follows_the_network_and_the_pendulum(params, po):
 
 
 def test_fo_sees_scaled_velocity_and_config_options(params):
-    fo = analysis.rollout(params, obs="fo", n_episodes=3, steps=60, key=jax.random.key(1))
+    fo = analysis.rollout(params, obs="fo", n_episodes=3, steps=60, key=jax.random.key(1),
+                         encoding="cos_sin")
     np.testing.assert_allclose(fo.x[..., 2], 0.125 * fo.theta_dot, rtol=1e-6)
     cfg = TrainConfig(encoding="angle", theta_dot_scale=0.5, hidden=16)
     p2 = networks.init_params(jax.random.key(0), 2, hidden=16, head_hidden=16)
@@ -82,11 +86,11 @@ def test_vmap_over_checkpoints_and_observability_matches_loop(params, po):
     masks = jnp.stack([envs.obs_mask("po"), envs.obs_mask("fo")])
     key = jax.random.key(1)
     batched = jax.jit(jax.vmap(lambda p, m: analysis.rollout(
-        p, obs=m, n_episodes=3, steps=60, key=key)))(stack, masks)
+        p, obs=m, n_episodes=3, steps=60, key=key, encoding="cos_sin")))(stack, masks)
     assert batched.h.shape == (2, 3, 60, 16)
     np.testing.assert_allclose(batched.h[0], po.h, atol=1e-5)
     fo_half = analysis.rollout(jax.tree.map(lambda a: 0.5 * a, params), obs="fo",
-                               n_episodes=3, steps=60, key=key)
+                               n_episodes=3, steps=60, key=key, encoding="cos_sin")
     for a, b in zip(jax.tree.leaves(batched), jax.tree.leaves(fo_half)):
         np.testing.assert_allclose(np.asarray(a)[1], np.asarray(b), atol=1e-4)
 

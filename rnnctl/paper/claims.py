@@ -29,7 +29,7 @@ __all__ = ["Claim", "ClaimContext", "claim_sharpness", "claim_ring", "claim_fixe
 
 #: The figure file each claim is drawn in (relative to the run directory).
 FIGURE_OF_CLAIM = {1: "figures/fig1b_policy.png", 2: "figures/fig1c_geometry.png",
-                   3: "figures/fig1c_manifold.png", 4: "figures/fig1d_fixed_points.png",
+                   3: "figures/fig1c_geometry.png", 4: "figures/fig1d_fixed_points.png",
                    5: "figures/fig1e_timescales.png"}
 
 

@@ -158,6 +158,12 @@ def compute_analysis(run, options: AnalysisOptions | None = None, *, progress: b
             else:
                 rows.append(np.full_like(v, np.nan))
         results[k] = np.stack(rows)
+    if not opts.manifold_inputs:            # the manifold is off: empty [A, S, 0, 0] arrays
+        shape = (n_agents, len(st), 0, 0)
+        results.update(manifold_valid=np.zeros(shape, bool),
+                       manifold_stable=np.zeros(shape, bool),
+                       manifold_theta=np.zeros(shape, np.float32),
+                       manifold_proj=np.zeros(shape + (3,), np.float32))
     results.update(
         updates=updates, stages=np.asarray(stages), usable=ok,
         agent_seed=np.asarray([int(a["seed"]) for a in run.agents]),

@@ -120,11 +120,15 @@ def draw_figures(results: AnalysisResults, run, outdir, *,
                                 unstable=unstable, ring_score=results.ring[a_geo][st],
                                 path=paths["fig1c"])
 
-    with figure("manifold"):
-        label = f"{results.agent_obs[a_geo].upper()} seed {seed}"
-        plotting.fig_manifold(results.manifold_theta_in, stages, results.manifold_theta[a_geo],
-                              results.manifold_stable[a_geo], results.manifold_valid[a_geo],
-                              label=label, path=paths["manifold"])
+    if results.manifold_theta_in.size == 0:      # the manifold was not computed
+        paths.pop("manifold")
+    else:
+        with figure("manifold"):
+            label = f"{results.agent_obs[a_geo].upper()} seed {seed}"
+            plotting.fig_manifold(results.manifold_theta_in, stages,
+                                  results.manifold_theta[a_geo], results.manifold_stable[a_geo],
+                                  results.manifold_valid[a_geo], label=label,
+                                  path=paths["manifold"])
 
     with figure("fig1d"):
         # the final stage's PCs: one frame for the whole path

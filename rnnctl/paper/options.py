@@ -59,7 +59,7 @@ class AnalysisOptions:
     fp_noise: float = 0.01
     fp_opt_steps: int = 500
     fp_lr: float = 0.1
-    fp_newton_steps: int = 5
+    fp_newton_steps: int = 12
     fp_max_points: int = 32
     fp_tol_q: float = 1e-10
     fp_theta_k: int = 10
