@@ -170,7 +170,7 @@ def test_invalid_slots_are_masked(tanh_fps):
     assert bad.sum() == 64 - 3
     assert np.isnan(np.asarray(tanh_fps.eigvals)[bad]).all()
     assert not np.asarray(tanh_fps.is_stable)[bad].any()
-    assert (np.asarray(tanh_fps.n_iters) <= 500 + 5).all()
+    assert (np.asarray(tanh_fps.n_iters) <= 500 + 12).all()   # Adam + Newton budget
     assert (np.asarray(tanh_fps.qstar) < 1e-12).all()   # duplicates converged too
 
 

@@ -3,8 +3,9 @@
 A fixed point of the autonomous map F(h) = cell(h, x*) at a constant input x* solves
 F(h) = h. We minimise the speed q(h) = ½‖F(h) − h‖² from many initial states at once with
 an optax optimiser (a fixed number of steps inside `lax.scan`), refine with Newton steps on
-F(h) − h = 0, then keep the points with q < `tol_q`, drop duplicates and distance outliers,
-and linearise: J = ∂F/∂h (`jax.jacfwd`), its eigenvalues, stable iff max|λ| < 1.
+F(h) − h = 0 until they stop, then keep the points with q < `tol_q` whose next Newton step
+is below `tol_step`, merge points converging to the same fixed point, drop distance
+outliers, and linearise: J = ∂F/∂h (`jax.jacfwd`), its eigenvalues, stable iff max|λ| < 1.
 
 Everything has a fixed shape, so `find_fixed_points` works unchanged under `jit` and `vmap`:
 one call can analyse every checkpoint of every agent,
@@ -55,8 +56,8 @@ class FixedPoints:
       eigvals: [K, H] complex eigenvalues of J sorted by |λ| descending; NaN for invalid
         slots (their eigen-decomposition is skipped).
       is_stable: [K] bool: valid and max|λ| < 1 (discrete-time stability).
-      valid: [K] bool: q < tol_q, not a distance outlier, and not a duplicate of a valid
-        point with lower q.
+      valid: [K] bool: q < tol_q, Newton converged (next step ≤ tol_step), not a distance
+        outlier, and not a duplicate of a valid point with lower q.
     """
 
     xstar: jax.Array
@@ -179,48 +180,114 @@ def sample_initial_states(hidden_states: jax.Array, n: int, key: jax.Array,
     return h[idx] + noise_scale * jax.random.normal(k_noise, (n, h.shape[-1]), h.dtype)
 
 
-def _greedy_unique(points: jax.Array, candidate: jax.Array, q: jax.Array,
-                   tol: float) -> jax.Array:
-    """[K] bool: candidates kept greedily in order of q, dropping any within `tol` of a kept one."""
+#: Newton's step underestimates the distance to a root of multiplicity m by the factor m
+#: (it halves the distance to a double root, removes a third of it near a triple root). Points
+#: within tol + _STEP_RADIUS · (‖dh_i‖ + ‖dh_j‖) of each other may be heading for the same root.
+_STEP_RADIUS = 3.0
+
+
+def _greedy_unique(points: jax.Array, candidate: jax.Array, q: jax.Array, tol: float,
+                   step: jax.Array | None = None) -> jax.Array:
+    """[K] bool: candidates kept greedily in order of q, dropping any that is a duplicate of a
+    kept one: within tol + _STEP_RADIUS · (step_i + step_j) of it (step: the norm of each
+    point's next Newton step, an estimate of how far it still is from its root; None: 0)."""
     order = jnp.argsort(jnp.where(candidate, q, jnp.inf))
+    step = jnp.zeros_like(q) if step is None else jnp.where(jnp.isfinite(step), step, jnp.inf)
 
     def body(i, keep):
         j = order[i]
         # Distances from one point at a time: a [K, K] matrix would not fit when vmapped
         # over a thousand checkpoints, and the ‖a‖² + ‖b‖² − 2ab form loses tol to rounding.
         d = jnp.sqrt(jnp.sum((points - points[j]) ** 2, axis=-1))
-        dup = jnp.any(keep & (d < tol))
+        dup = jnp.any(keep & (d < tol + _STEP_RADIUS * (step + step[j])))
         return keep.at[j].set(candidate[j] & ~dup)
 
     return jax.lax.fori_loop(0, points.shape[0], body, jnp.zeros(points.shape[0], bool))
+
+
+def _select_distinct(target: jax.Array, step: jax.Array, n_keep: int, tol: float,
+                     converged: float) -> jax.Array:
+    """[n_keep] indices of the candidates to refine: one per root first, then the least covered.
+
+    Candidate i is heading for a root near `target[i]` (its Newton target h + dh), within about
+    _STEP_RADIUS · step[i] of it (step = ‖dh‖; inf when the Newton step failed or the point
+    is stuck). Two candidates may share a root when their targets lie within
+    tol + _STEP_RADIUS · (step_i + step_j).
+    Picks, one at a time: while some candidate shares a root with no pick yet, the one of them
+    with the smallest step (steps below `converged` count as equal: ties go to the lower
+    index, so rounding noise in converged steps does not reorder the slots, e.g. between a
+    vmapped and a single call); after that, the candidate farthest from every pick in units
+    of that radius (farthest-point sampling). Near-copies of one root therefore never crowd
+    out another root, whatever their q. O(n_keep · K · H), no [K, K] matrix.
+    """
+    n = target.shape[0]
+    finite = jnp.isfinite(step) & jnp.all(jnp.isfinite(target), -1)
+    step = jnp.where(finite, step, jnp.inf)
+    # Work in step order so that argmax ties go to the better candidate.
+    order = jnp.argsort(jnp.maximum(step, converged), stable=True)
+    t, s, ok = target[order], step[order], finite[order]
+    t = jnp.where(ok[:, None], t, 0.0)
+
+    def body(m, carry):
+        picked, ratio, out = carry
+        avail = ~picked
+        uncovered = avail & ok & (ratio >= 1.0)
+        j = jnp.where(jnp.any(uncovered), jnp.argmax(uncovered),
+                      jnp.argmax(jnp.where(avail, ratio, -1.0)))
+        d = jnp.sqrt(jnp.sum((t - t[j]) ** 2, axis=-1))
+        # A failed or stuck candidate (step inf) covers nothing.
+        r = jnp.where(ok[j], d / (tol + _STEP_RADIUS * (s + s[j])), jnp.inf)
+        r = jnp.where(ok, r, 0.0)        # failed candidates are never uncovered, picked last
+        return picked.at[j].set(True), jnp.minimum(ratio, r), out.at[m].set(j)
+
+    init = (jnp.zeros(n, bool), jnp.where(ok, jnp.inf, 0.0).astype(t.dtype),
+            jnp.zeros(n_keep, jnp.int32))
+    _, _, out = jax.lax.fori_loop(0, n_keep, body, init)
+    return order[out]
 
 
 def find_fixed_points(cell: Callable[[jax.Array, jax.Array], jax.Array], x_star: jax.Array,
                       initial_states: jax.Array, *,
                       optimizer: optax.GradientTransformation | None = None,
                       learning_rate: float = 0.1, n_opt_steps: int = 500,
-                      n_newton_steps: int = 5, tol_q: float = 1e-10,
+                      n_newton_steps: int = 12, tol_q: float = 1e-10,
                       tol_unique: float = 1e-3, outlier_distance_scale: float | None = 10.0,
-                      max_points: int | None = None) -> FixedPoints:
+                      max_points: int | None = None, tol_step: float = 1e-3,
+                      n_select_newton_steps: int = 2) -> FixedPoints:
     """Fixed points of h ↦ cell(h, x*) from K initial states at once.
 
     1. Minimise q(h) = ½‖cell(h, x*) − h‖² from every initial state with `optimizer`
        (default: Adam, `learning_rate` cosine-decayed to 1% over `n_opt_steps` so that it
        settles instead of jittering), each point independently (the optimiser is vmapped
        over points); the lowest-q iterate of each point is kept.
-    2. If `max_points` M < K: keep the M lowest-q of the distinct end points (duplicates
-       within `tol_unique` of a lower-q one go last), so Newton and the Jacobians only run
-       on M slots. This is what makes thousands of checkpoints cheap; K = M in the result.
-    3. `n_newton_steps` Newton steps: solve (J − I) dh = −(F(h) − h); take the full step,
-       else the half step, only if it lowers q (a singular J − I gives NaN: rejected).
-    4. valid = q < tol_q, ‖xstar − c‖ ≤ outlier_distance_scale · mean‖x_init − c‖ with c
-       the centroid of the initial states (FixedPointFinder's outlier rule; None: off),
-       and not within `tol_unique` of a valid point with lower q.
+    2. Newton on F(h) − h = 0. A step dh = −(J − I)⁻¹(F(h) − h) (J = ∂F/∂h by `jacfwd`) is
+       damped: of the step lengths 1, ½, ¼ the one with the lowest q is taken, only if it
+       lowers q (a singular J − I gives NaN: rejected). h + dh is where a point is heading
+       and ‖dh‖ how far it still is (times the multiplicity of the root: Newton halves the
+       distance to a double root). A slot stops once its step is rejected or below float
+       precision and is then frozen; the loop ends when every slot has stopped, after
+       `n_newton_steps` steps at most. The last ‖dh‖ (the step not taken) is kept.
+    3. If `max_points` M < K: all K points first take `n_select_newton_steps` of those steps,
+       then M slots are chosen by where they are heading, not by q: first one per group of
+       points whose targets h + dh lie within tol_unique + 3 (‖dh_i‖ + ‖dh_j‖) of each other
+       (smallest ‖dh‖ first), then the points least covered by those (farthest-point
+       sampling in units of that radius). Near-copies of one fixed point, however low their
+       q, never crowd out another one. Only the M slots take the remaining Newton steps
+       and get Jacobians, which is what makes thousands of checkpoints cheap; K = M in the
+       result. A selected slot takes the same Newton steps as it would without
+       `max_points`.
+    4. valid = q < tol_q; ‖dh‖ ≤ `tol_step` (Newton has converged: near a slow, nearly
+       degenerate fixed point q is tiny well away from it, so q alone passes points that
+       are still creeping towards it); ‖xstar − c‖ ≤ outlier_distance_scale · mean‖x_init −
+       c‖ with c the centroid of the initial states (FixedPointFinder's outlier rule; None:
+       off); and not a duplicate of a valid point with lower q: within tol_unique +
+       3 (‖dh_i‖ + ‖dh_j‖) of it, so points converging to the same fixed point count once.
     5. J by `jax.jacfwd` at every slot; eigenvalues for valid slots (invalid ones are
        zeroed before `eigvals`, which makes them nearly free, and reported as NaN).
 
     Pure and fixed-shape: jit it, vmap it over checkpoints/agents (`cell` may close over
-    traced parameters). Eigenvalues use `jnp.linalg.eigvals` (LAPACK on CPU).
+    traced parameters). Eigenvalues use `jnp.linalg.eigvals` (LAPACK on CPU). Newton runs
+    in chunks of M points (`lax.map`), so memory grows with M, not K.
 
     Args:
       cell: pure `cell(h [H], x [I]) -> h' [H]`, e.g. `rnn_cell(params)`.
@@ -229,13 +296,26 @@ def find_fixed_points(cell: Callable[[jax.Array, jax.Array], jax.Array], x_star:
       optimizer: an optax transformation (vmapped over points); overrides `learning_rate`.
       learning_rate: peak Adam learning rate of the default optimiser.
       n_opt_steps: optimiser steps (fixed count, inside `lax.scan`).
-      n_newton_steps: Newton refinement steps.
+      n_newton_steps: at most this many Newton steps per slot (fewer when all have
+        stopped). Near a slow fixed point Newton converges only linearly until it is
+        close, and from a poorly converged start it may need several steps to get there:
+        5 steps left points ~1e-3 away and missed fixed points that 12 find.
       tol_q: a point is a fixed point if q < tol_q (in float32, q bottoms out near 1e-13
         for H = 64; slow points that are not fixed points stall far above).
-      tol_unique: points closer than this (Euclidean) are duplicates.
+      tol_unique: points closer than this (Euclidean), plus three times the sum of their
+        Newton steps, are duplicates.
       outlier_distance_scale: outlier threshold in units of the initial states' mean
         distance from their centroid; None keeps all.
       max_points: M, the number of slots refined and returned (None: K).
+      tol_step: a point is a fixed point only if its next Newton step is at most this long
+        (Euclidean). Float32 rounding of F(h) − h (~3e-7 in norm for H = 64) alone gives a
+        step of about 3e-7 / σ at a fixed point whose J has 1 − λ ≈ σ, so 1e-3 keeps fixed
+        points with timescales up to thousands of steps.
+      n_select_newton_steps: Newton steps taken by all K points before the M slots are
+        chosen (only with `max_points` < K; at most `n_newton_steps`). Each costs a
+        Jacobian and a solve at all K points; 2 make the choice reliable even when the
+        optimiser ends far from the fixed points (0: choose from the optimiser's end
+        points and their first Newton step).
     Returns:
       `FixedPoints` with K (or M) slots.
     """
@@ -245,6 +325,7 @@ def find_fixed_points(cell: Callable[[jax.Array, jax.Array], jax.Array], x_star:
     n_init, hidden = h0.shape
     x_star = jnp.asarray(x_star, h0.dtype)
     n_keep = n_init if max_points is None else min(int(max_points), n_init)
+    n_newton_steps = int(n_newton_steps)
 
     def f(h):
         return cell(h, x_star)
@@ -255,6 +336,14 @@ def find_fixed_points(cell: Callable[[jax.Array, jax.Array], jax.Array], x_star:
 
     q_all = jax.vmap(q_point)
     value_and_grad = jax.vmap(jax.value_and_grad(q_point))
+    eye = jnp.eye(hidden, dtype=h0.dtype)
+
+    def direction(h):
+        """The Newton step dh at one point and its length (inf where the solve failed)."""
+        r = f(h) - h
+        dh = jnp.linalg.solve(jax.jacfwd(f)(h) - eye, -r)
+        ok = jnp.all(jnp.isfinite(dh))
+        return jnp.where(ok, dh, 0.0), jnp.where(ok, jnp.linalg.norm(dh), jnp.inf)
 
     # 1. optimiser ------------------------------------------------------------------------
     if optimizer is None:
@@ -284,47 +373,72 @@ def find_fixed_points(cell: Callable[[jax.Array, jax.Array], jax.Array], x_star:
     q = jnp.where(better, q_end, best_q)
     first = jnp.where((first == never) & (q < tol_q), n_opt_steps, first)
 
-    # 2. keep M slots ----------------------------------------------------------------------
+    # 2./3. Newton --------------------------------------------------------------------------
+    # A slot is done once its step is rejected (it would be again: nothing changed) or is
+    # below float precision. Done slots are frozen, so the result does not depend on how
+    # long the loop runs for the other slots (or the other checkpoints under vmap).
+    alphas = jnp.array([1.0, 0.5, 0.25], h0.dtype)
+    tiny = 10 * jnp.finfo(h0.dtype).eps
+
+    def newton(h, q, first, dh, step, done, j0, n_steps):
+        """Steps j0, j0 + 1, … < j0 + n_steps from h (dh, step: the Newton step at h)."""
+        def cond(carry):
+            j, _, _, _, _, _, done = carry
+            return (j < j0 + n_steps) & ~jnp.all(done)
+
+        def body(carry):
+            j, h, q, first, dh, step, done = carry
+            trial = h[None] + alphas[:, None, None] * dh[None]              # [3, N, H]
+            q_trial = jax.vmap(q_all)(trial)
+            q_trial = jnp.where(jnp.isfinite(q_trial), q_trial, jnp.inf)
+            best = jnp.argmin(q_trial, axis=0)
+            q_new = jnp.min(q_trial, axis=0)
+            accept = ~done & jnp.isfinite(step) & (q_new < q)
+            h_new = jnp.take_along_axis(trial, best[None, :, None], axis=0)[0]
+            small = step <= tiny * (1 + jnp.linalg.norm(h, axis=-1))
+            h = jnp.where(accept[:, None], h_new, h)
+            q = jnp.where(accept, q_new, q)
+            first = jnp.where((first == never) & (q < tol_q), n_opt_steps + j + 1, first)
+            dh_new, step_new = jax.lax.map(direction, h, batch_size=chunk)
+            dh = jnp.where(accept[:, None], dh_new, dh)
+            step = jnp.where(accept, step_new, step)
+            return j + 1, h, q, first, dh, step, done | ~accept | small
+
+        carry = (jnp.int32(j0), h, q, first, dh, step, done)
+        return jax.lax.while_loop(cond, body, carry)[1:]
+
+    # Where each point is heading (h + dh) and how far it still is (‖dh‖). In chunks of M
+    # points: the [K, H, H] Jacobians of every checkpoint at once would not fit when vmapped
+    # over many checkpoints.
+    chunk = n_keep
+    dh, step = jax.lax.map(direction, h, batch_size=chunk)
+    done = jnp.zeros(n_init, bool)
     x_init = h0
+    n_pre = min(int(n_select_newton_steps), n_newton_steps) if n_keep < n_init else 0
     if n_keep < n_init:
-        distinct = _greedy_unique(h, jnp.isfinite(q), q, tol_unique)
-        sel = jnp.lexsort((q, (~distinct).astype(jnp.int32)))[:n_keep]
-        h, q, first, x_init = h[sel], q[sel], first[sel], h0[sel]
-
-    # 3. Newton ----------------------------------------------------------------------------
-    eye = jnp.eye(hidden, dtype=h0.dtype)
-    jac = jax.vmap(jax.jacfwd(f))
-
-    def newton_step(carry, j):
-        h, q, first = carry
-        r = jax.vmap(f)(h) - h
-        dh = jnp.linalg.solve(jac(h) - eye, -r[..., None])[..., 0]
-        h_full, h_half = h + dh, h + 0.5 * dh
-        q_full, q_half = q_all(h_full), q_all(h_half)
-        q_full = jnp.where(jnp.isfinite(q_full), q_full, jnp.inf)
-        q_half = jnp.where(jnp.isfinite(q_half), q_half, jnp.inf)
-        use_full = (q_full < q) & (q_full <= q_half)
-        use_half = (q_half < q) & ~use_full
-        h = jnp.where(use_full[:, None], h_full, jnp.where(use_half[:, None], h_half, h))
-        q = jnp.where(use_full, q_full, jnp.where(use_half, q_half, q))
-        first = jnp.where((first == never) & (q < tol_q), n_opt_steps + j + 1, first)
-        return (h, q, first), None
-
-    (h, q, first), _ = jax.lax.scan(newton_step, (h, q, first),
-                                    jnp.arange(n_newton_steps, dtype=jnp.int32))
+        h, q, first, dh, step, done = newton(h, q, first, dh, step, done, 0, n_pre)
+        # A point whose step was rejected will not move again: unless it is already a
+        # fixed point it can find none, so it is chosen last and covers nothing.
+        stuck = done & ~((q < tol_q) & (step <= tol_step))
+        sel = _select_distinct(h + dh, jnp.where(stuck, jnp.inf, step), n_keep, tol_unique,
+                               converged=tol_step)
+        h, q, first, x_init, dh, step, done = (a[sel] for a in (h, q, first, h0, dh, step,
+                                                                done))
+    h, q, first, dh, step, _ = newton(h, q, first, dh, step, done, n_pre,
+                                      n_newton_steps - n_pre)
 
     # 4. validity --------------------------------------------------------------------------
     fh = jax.vmap(f)(h)
     q = jnp.where(jnp.all(jnp.isfinite(h), -1), q_all(h), jnp.inf)
-    candidate = q < tol_q
+    candidate = (q < tol_q) & (step <= tol_step)
     if outlier_distance_scale is not None:
         centroid = h0.mean(0)
         scale = jnp.linalg.norm(h0 - centroid, axis=-1).mean()
         candidate &= jnp.linalg.norm(h - centroid, axis=-1) <= outlier_distance_scale * scale
-    valid = _greedy_unique(h, candidate, q, tol_unique)
+    valid = _greedy_unique(h, candidate, q, tol_unique, step)
 
     # 5. linearisation ---------------------------------------------------------------------
-    jacobian = jac(h)
+    jacobian = jax.vmap(jax.jacfwd(f))(h)
     # Invalid slots get a zero matrix: LAPACK finishes it ~10x faster than a dense one.
     lam = jnp.linalg.eigvals(jnp.where(valid[:, None, None], jacobian, 0.0))
     lam = jnp.where(valid[:, None], sort_eigvals(lam), jnp.nan)
