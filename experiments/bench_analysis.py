@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="episodes per checkpoint for the policy maps (default 20)")
     p.add_argument("--n-init", type=int, default=256, help="fixed-point initial states")
     p.add_argument("--opt-steps", type=int, default=500, help="Adam steps (default 500)")
-    p.add_argument("--newton-steps", type=int, default=12, help="Newton steps (default 5)")
+    p.add_argument("--newton-steps", type=int, default=12, help="Newton steps (default 12)")
     p.add_argument("--max-points", type=int, default=32,
                    help="fixed-point slots refined and kept per checkpoint (default 32)")
     p.add_argument("--tau-stride", type=int, default=1,
