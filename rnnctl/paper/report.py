@@ -91,7 +91,8 @@ def build_summary(run, results: AnalysisResults, claims: list[Claim], timing: di
         "degraded": list(degraded or []),
         "rho_w_h_init": _rho_init(run),
         "figures": {k: f"{(settings or [{}])[0].get('figures', FIGURES_DIR)}/{v}"
-                    for k, v in FIGURE_FILES.items()},
+                    for k, v in FIGURE_FILES.items()
+                    if k != "manifold" or results.manifold_theta_in.size},
         "figure_agents": {"seed": seed, "po_agent": a_po, "fo_agent": a_fo},
         "stages": results.stages.astype(int).tolist(),
         "timing": timing,
@@ -244,5 +245,11 @@ def write_report(summary: dict, path) -> None:
                       f"{_fmt(c['stats'].get('p_value'))}, n {c['stats'].get('n_seeds')}.", "",
                       f"**Verdict:** {verdict}. Figure: [{fig}]({fig})", "",
                       f"![claim {c['id']}]({fig})", ""]
+    if "manifold" in s["figures"]:
+        fig = s["figures"]["manifold"]
+        lines += ["## Beyond the paper: the fixed-point manifold", "",
+                  "Fixed points at constant inputs θ_in on a ring, at the figure stages "
+                  "(x: θ_in; y: the θ each fixed point represents; filled: stable, hollow: "
+                  f"unstable). Figure: [{fig}]({fig})", "", f"![manifold]({fig})", ""]
     text = "\n".join(lines) + "\n"
     atomic_write(path, lambda f: f.write(text.encode()))
