@@ -91,8 +91,9 @@ def compute_analysis(run, options: AnalysisOptions | None = None, *, progress: b
     pos = {int(u): i for i, u in enumerate(updates)}
     st = np.asarray([pos[u] for u in stages])            # stage positions among `updates`
     n_ckpt = len(updates)
-    flat = {k: v[:, updates] for k, v in flatten_params(run.stacked_params()).items()}
-    ok = usable_checkpoints(run, flatten_params(run.stacked_params()))[:, updates]
+    all_flat = flatten_params(run.stacked_params())
+    ok = usable_checkpoints(run, all_flat)[:, updates]
+    flat = {k: v[:, updates] for k, v in all_flat.items()}
     tds = jnp.asarray(cfg.theta_dot_scale, jnp.float32)
     k_roll, k_fp, k_map, k_man = jax.random.split(jax.random.key(opts.seed), 4)
     theta_ring = np.linspace(-np.pi, np.pi, opts.manifold_inputs, endpoint=False)
