@@ -10,11 +10,22 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import os
+import signal
 import sys
 from pathlib import Path
 
-import rnnctl  # noqa: F401  (applies the safe XLA flags before jax starts)
-from rnnctl.config import ENCODINGS, OBS_SETTINGS, RNN_INITS, SWEPT_FIELDS, ConfigError, TrainConfig
+
+def _quit_while_starting(signum, frame):
+    sys.stderr.write("\ninterrupted while starting; nothing was written\n")
+    os._exit(130)
+
+
+if __name__ == "__main__":          # Ctrl-C during the imports below: no traceback
+    signal.signal(signal.SIGINT, _quit_while_starting)
+
+import rnnctl  # noqa: E402,F401  (applies the safe XLA flags before jax starts)
+from rnnctl.config import (ENCODINGS, OBS_SETTINGS, RNN_INITS, SWEPT_DOC, SWEPT_FIELDS,
+                           ConfigError, TrainConfig, range_text)
 
 DEFAULTS = TrainConfig()
 PROG = "python -m experiments.sweep"
@@ -90,10 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="input encoding of θ: cos_sin = (cos θ, sin θ), angle = wrapped θ "
                         f"(default: {DEFAULTS.encoding})")
     for name in SWEPT_FIELDS:
+        meaning, bounds, example = SWEPT_DOC[name]
         p.add_argument(f"--{name.replace('_', '-')}", type=_float_list, default=None,
                        metavar="V[,V...]",
-                       help=f"{name} (default: {getattr(DEFAULTS, name)}); a comma-separated "
-                            "list sweeps it as extra agents of the same compiled program")
+                       help=f"{meaning}; valid: {range_text(bounds)} (default: "
+                            f"{getattr(DEFAULTS, name)}); a comma-separated list, e.g. "
+                            f"{example}, sweeps it as extra agents of the same compiled "
+                            "program")
     p.add_argument("--out", type=Path, default=None,
                    help="run directory to write (default: runs/<name>)")
     p.add_argument("--name", default=None,
@@ -224,9 +238,34 @@ def summary_table(agents, metrics, config) -> str:
     return "\n".join(lines)
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, code: int = 2) -> int:
     print(f"{PROG}: error: {message}", file=sys.stderr)
-    return 2
+    return code
+
+
+def _fs_fault(e: OSError, run_dir: Path | None, next_step: str = "--resume") -> int:
+    """A filesystem fault (not a directory, read-only, disk full): one line, exit 1, and
+    how to continue where something was already saved."""
+    from rnnctl.runs import CONFIG_FILE
+    what = e.strerror or str(e)
+    where = e.filename or run_dir
+    tail = ""
+    if run_dir is not None and (Path(run_dir) / CONFIG_FILE).is_file():
+        tail = f"; what was saved is kept: fix this, then continue with: {PROG} " \
+               f"{next_step} {run_dir}"
+    return _fail(f"cannot write {where}: {what}{tail}", code=1)
+
+
+def _check_out(path: Path | None) -> str | None:
+    """Why `path` cannot be a run directory, if it cannot."""
+    if path is None:
+        return None
+    for p in (path, *path.parents):
+        if p.exists():
+            if not p.is_dir():
+                return f"{p} is a file, not a directory"
+            break
+    return None
 
 
 def _explain(e: Exception) -> str:
@@ -273,6 +312,34 @@ def _host_devices(n: int) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    args.saved_note = "nothing was written"   # what a Ctrl-C would leave
+    args.out_dir = None                       # the run directory, once known
+    from rnnctl import _interrupt
+    previous = _interrupt.install()       # Ctrl-C always stops (see rnnctl._interrupt)
+    try:
+        return _main(args)
+    except KeyboardInterrupt:             # outside training and analysis, which say more
+        note = args.saved_note
+        if args.out_dir is not None and (args.out_dir / "config.json").is_file() \
+                and "nothing" in note:
+            note = f"resume with: {PROG} --resume {args.out_dir}"
+        print(f"\ninterrupted; {note}", file=sys.stderr)
+        return 130
+    finally:
+        _interrupt.clear()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _warn_devices(n: int) -> None:
+    import jax
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if n > 1 and jax.devices()[0].platform == "cpu" and cores and n > cores:
+        print(f"warning: --devices {n} on a CPU with {cores} cores: more devices than cores "
+              "slows training down", file=sys.stderr)
+
+
+def _main(args) -> int:
     writer = True
     if args.distributed:                     # before anything starts jax's backend
         import jax
@@ -286,8 +353,9 @@ def main(argv=None) -> int:
         writer = distributed.is_writer()
     else:
         _host_devices(args.devices)
+        _warn_devices(args.devices)
     from rnnctl.experiment import Interrupted, train_to_dir
-    from rnnctl.runs import RunError
+    from rnnctl.runs import RunError, RunLocked
     if args.analysis_only is not None:
         if not writer:
             return 0
@@ -297,6 +365,7 @@ def main(argv=None) -> int:
         except RunError as e:
             return _fail(_explain(e))
         return analyse(args.analysis_only, args)
+    out = None
     try:
         if args.resume is not None:
             config, agents = _resume_target(args)
@@ -305,6 +374,10 @@ def main(argv=None) -> int:
             config, agents = args.config, _agents(args)
             out = args.out or Path("runs") / (
                 args.name or _dt.datetime.now().strftime("sweep-%Y%m%d-%H%M%S"))
+            bad = _check_out(out)
+            if bad:
+                return _fail(f"argument --out: {bad}")
+        args.out_dir = out
         n_settings = len({a["obs"] for a in agents})
         n_seeds = len({a["seed"] for a in agents})
         n_hyper = len(agents) // (n_seeds * n_settings)
@@ -317,11 +390,15 @@ def main(argv=None) -> int:
         path, result = train_to_dir(config, agents, out, progress=not args.quiet,
                                     chunk=args.chunk, devices=args.devices,
                                     resume=args.resume is not None)
+    except RunLocked as e:
+        return _fail(str(e), code=1)
     except (ConfigError, RunError) as e:
         return _fail(_explain(e))
     except Interrupted as e:
         print(f"\n{_explain(e)}", file=sys.stderr)
         return 130
+    except OSError as e:
+        return _fs_fault(e, out if writer else None)
     if not writer:
         print(f"process {jax.process_index()}/{jax.process_count()}: done (process 0 "
               "writes the run directory)")
@@ -333,6 +410,8 @@ def main(argv=None) -> int:
         print(f"WARNING: agent {d['agent']} (seed {d['seed']}, {d['obs'].upper()}"
               f"{', ' + str(d['hyper']) if 'hyper' in d else ''}) diverged (NaN/inf) at "
               f"update {d['update']}; its parameters were frozen at update {d['update'] - 1}")
+    args.saved_note = (f"the trained run is saved in {path}; analyse it with: {PROG} "
+                       f"--analysis-only {path}")
     print(summary_table(agents, result.metrics, config))
     print(f"saved {path}")
     if args.no_analysis:
@@ -354,9 +433,19 @@ def analyse(run_dir: Path, args) -> int:
                                                 ["analysis_options"])
         except (RunError, KeyError, TypeError, ValueError):
             options = DEFAULT_OPTIONS
+    from rnnctl.runs import RunLocked
     print(f"Analysing {run_dir} ...", flush=True)
+    again = f"{PROG} --analysis-only {run_dir}"
     try:
         summary = analyse_run(run_dir, progress=not args.quiet, options=options)
+    except KeyboardInterrupt:
+        print(f"\nanalysis interrupted; the agents analysed so far are saved in "
+              f"{run_dir / 'analysis_parts'}; continue with: {again}", file=sys.stderr)
+        return 130
+    except OSError as e:
+        return _fs_fault(e, run_dir, "--analysis-only")
+    except RunLocked as e:
+        return _fail(str(e), code=1)
     except RunError as e:
         return _fail(str(e))
     except PipelineError as e:
@@ -400,4 +489,9 @@ def claims_table(summary: dict) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    if code == 130:     # an abandoned compiled call may still run: leave without waiting
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    sys.exit(code)

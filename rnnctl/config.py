@@ -22,6 +22,35 @@ RNN_INITS = ("torch_uniform", "normal", "orthogonal")
 SWEPT_FIELDS = ("lr", "gamma", "gae_lambda", "clip_eps", "ent_coef", "vf_coef",
                 "max_grad_norm", "reward_scale")
 
+#: Each swept hyperparameter: what it means, its valid range (low, high, whether each end
+#: is allowed) and an example; `TrainConfig.validate` and the CLI's --help read this table.
+SWEPT_DOC = {
+    "lr": ("Adam learning rate (annealed linearly to 0 with anneal_lr)",
+           (0.0, False, float("inf"), False), "3e-4,1e-3,3e-3"),
+    "gamma": ("discount factor of the return", (0.0, True, 1.0, True), "0.9,0.95,0.99"),
+    "gae_lambda": ("GAE λ (0: one-step TD, 1: Monte Carlo)", (0.0, True, 1.0, True),
+                   "0.9,0.95"),
+    "clip_eps": ("PPO ratio clip ε", (0.0, False, float("inf"), False), "0.1,0.2"),
+    "ent_coef": ("weight of the entropy bonus", (0.0, True, float("inf"), False), "0,0.01"),
+    "vf_coef": ("weight of the value loss", (0.0, True, float("inf"), False), "0.25,0.5"),
+    "max_grad_norm": ("global gradient-norm clip", (0.0, False, float("inf"), False),
+                      "0.5,1"),
+    "reward_scale": ("factor on the reward before the value loss and GAE",
+                     (0.0, False, float("inf"), False), "0.1,1"),
+}
+
+
+def range_text(bounds) -> str:
+    """(0.0, False, inf, False) -> "(0, ∞)"; (0.0, True, 1.0, True) -> "[0, 1]"."""
+    lo, lo_in, hi, hi_in = bounds
+    num = lambda x: "∞" if x == float("inf") else f"{x:g}"
+    return f"{'[' if lo_in else '('}{num(lo)}, {num(hi)}{']' if hi_in else ')'}"
+
+
+def in_range(value: float, bounds) -> bool:
+    lo, lo_in, hi, hi_in = bounds
+    return (lo < value or (lo_in and value == lo)) and (value < hi or (hi_in and value == hi))
+
 
 class ConfigError(ValueError):
     """A configuration value is invalid; the message is one line naming the field."""
@@ -109,16 +138,17 @@ class TrainConfig:
             raise ConfigError(f"n_minibatches ({self.n_minibatches}) must divide the "
                               f"{self.n_sequences} sequences per update "
                               f"(n_envs * rollout_len / seq_len)")
-        for name in SWEPT_FIELDS:
+        positive = (0.0, False, float("inf"), False)
+        finite = (-float("inf"), False, float("inf"), False)
+        bounds = {**{k: v[1] for k, v in SWEPT_DOC.items()}, "theta_dot_scale": positive,
+                  "recurrent_gain": positive, "init_log_std": finite}
+        for name, b in bounds.items():
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not value == value:
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise ConfigError(f"{name} must be a number, got {value!r}")
-        for name in ("lr", "clip_eps", "reward_scale"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be positive, got {getattr(self, name)!r}")
-        for name in ("gamma", "gae_lambda"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ConfigError(f"{name} must lie in [0, 1], got {getattr(self, name)!r}")
+            if not in_range(value, b):
+                raise ConfigError(f"{name} must be finite and in {range_text(b)}, "
+                                  f"got {value!r}")
         return self
 
     def to_dict(self) -> dict:

@@ -11,10 +11,9 @@ memory; `train_to_dir` writes each chunk, with a resumable state, into a run dir
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import signal
-import sys
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,8 @@ from typing import Callable
 
 import numpy as np
 
+from rnnctl._interrupt import check as _interrupt_check
+from rnnctl._interrupt import interruptible
 from rnnctl.config import OBS_SETTINGS, SWEPT_FIELDS, ConfigError, TrainConfig
 
 __all__ = ["make_agents", "agent_inputs", "train_agents", "train_to_dir", "TrainResult",
@@ -132,8 +133,10 @@ class Interrupted(Exception):
 
     def __init__(self, path: Path, updates_done: int, n_updates: int):
         self.path, self.updates_done, self.n_updates = Path(path), updates_done, n_updates
-        super().__init__(f"interrupted after update {updates_done}/{n_updates}; the "
-                         f"completed chunks are saved in {path}")
+        super().__init__(
+            f"interrupted after update {updates_done}/{n_updates}; the completed chunks are "
+            f"saved in {path}" if updates_done else
+            f"interrupted before the first chunk was saved; the run's config is in {path}")
 
 
 # ----------------------------------------------------------------------------- the driver
@@ -235,24 +238,27 @@ class _Driver:
         compile_s = train_s = 0.0
         if fresh:
             t0 = time.perf_counter()
-            start = trainer.start.lower(state).compile()
+            start = interruptible(lambda: trainer.start.lower(state).compile())
             compile_s += time.perf_counter() - t0
             t0 = time.perf_counter()
-            state, p0, m0 = jax.block_until_ready(start(state))
+            state, p0, m0 = interruptible(lambda: jax.block_until_ready(start(state)))
             train_s += time.perf_counter() - t0
             emit(0, 0, state, p0, m0)
         length = min(chunk, cfg.n_updates)
         state = self.place(state)   # compile for, and always pass, agent-sharded state
         t0 = time.perf_counter()
-        run = trainer.run.lower(state, length, jnp.int32(length)).compile()
+        run = interruptible(lambda: trainer.run.lower(state, length,
+                                                      jnp.int32(length)).compile())
         compile_s += time.perf_counter() - t0
         bar = ProgressBar(cfg.n_updates, start=done) if progress and self.writer else None
         ppo.set_progress_hook(bar)
         try:
             while done < cfg.n_updates:
+                _interrupt_check()
                 n = min(length, cfg.n_updates - done)
                 t0 = time.perf_counter()
-                state, params, metrics = jax.block_until_ready(run(state, jnp.int32(n)))
+                state, params, metrics = interruptible(
+                    lambda: jax.block_until_ready(run(state, jnp.int32(n))))
                 train_s += time.perf_counter() - t0
                 if n < length:
                     params, metrics = jax.tree.map(lambda a: a[:, :n], (params, metrics))
@@ -325,8 +331,9 @@ def train_to_dir(config: TrainConfig, agents: list[dict], out: str | Path, *,
     and metrics and the full training state (parameters, optimiser state, environments,
     PRNG keys; keyed by field path), written atomically; a killed run continues from the
     last one with `resume=True` and ends bitwise identical to an uninterrupted run with
-    the same chunk size. Ctrl-C finishes the running chunk, saves it and raises
-    `Interrupted`.
+    the same chunk size. Ctrl-C stops at once (within 0.1 s, even mid-compilation; a
+    chunk being written is finished first), keeps every saved chunk and raises
+    `Interrupted`. While it writes, process 0 holds `out/.lock` (`runs.lock_run`).
 
     Args:
       config, agents: what to train (`make_agents`).
@@ -340,7 +347,9 @@ def train_to_dir(config: TrainConfig, agents: list[dict], out: str | Path, *,
     Raises:
       runs.RunExists: `out` holds a run and `resume` is False.
       runs.RunError: `resume` and `out` holds no matching, unfinished run.
+      runs.RunLocked: another live process is writing `out`.
       Interrupted: Ctrl-C; the completed chunks are saved.
+      OSError: `out` cannot be created or written (not a directory, read-only, full).
 
     With several processes (`rnnctl.distributed`), every process calls this with the same
     arguments; process 0 alone writes `out` and gets the full record, the others get a
@@ -354,29 +363,28 @@ def train_to_dir(config: TrainConfig, agents: list[dict], out: str | Path, *,
     out = Path(out)
     driver = _Driver(config, agents, devices)     # checks `devices` before any write
     writer = driver.writer                        # only process 0 writes files
+    if resume:
+        _check_resumable(out, config, agents)     # before the lock creates anything
+    with runs.lock_run(out) if writer else contextlib.nullcontext():
+        return _train_locked(config, agents, out, driver, progress, chunk, devices, resume)
+
+
+def _train_locked(config, agents, out: Path, driver: _Driver, progress: bool, chunk: int,
+                  devices: int, resume: bool) -> tuple[Path, TrainResult]:
+    """`train_to_dir` once the run directory is locked (process 0) or not ours to write."""
+    from rnnctl import distributed, runs
+    writer = driver.writer
     partial = out / "partial"
     meta_path = out / runs.CONFIG_FILE
     if resume:
-        _check_resumable(out, config, agents)
+        _check_resumable(out, config, agents)     # again: it may have changed meanwhile
     elif writer and meta_path.exists():
         raise runs.RunExists(out, _existing_status(meta_path))
     elif writer:
         runs.write_run_meta(out, config, agents, status="training")
 
-    chunk_files = sorted(partial.glob("chunk_*.npz")) if resume else []
-    if chunk_files:
-        last = runs.read_npz(chunk_files[-1])
-        state = driver.restore(runs.state_from_arrays(driver.template(), last,
-                                                      chunk_files[-1]))
-        done = int(last["updates_done"])
-    else:
-        state, done = driver.initial_state(), 0
-    if not distributed.same_on_all(done):
-        raise runs.RunError(f"{out}: the processes found different saved chunks; resuming "
-                            "with several processes needs the run directory on a "
-                            "filesystem they all read", out)
-
-    interrupted = []
+    from rnnctl import _interrupt
+    saved = [0]                       # updates saved so far
 
     def on_chunk(first, done, state, params, metrics):
         if writer:
@@ -384,24 +392,32 @@ def train_to_dir(config: TrainConfig, agents: list[dict], out: str | Path, *,
             arrays.update({f"metrics/{k}": v for k, v in metrics.items()})
             arrays.update(runs.state_to_arrays(state))
             arrays["updates_done"] = np.asarray(done)
-            runs.write_npz(partial / f"chunk_{first:05d}.npz", arrays)
-        if interrupted and done < config.n_updates:
-            raise Interrupted(out, done, config.n_updates)
+            with _interrupt.shield:       # a Ctrl-C now waits for the chunk to be saved
+                runs.write_npz(partial / f"chunk_{first:05d}.npz", arrays)
+                saved[0] = done
+        else:
+            saved[0] = done
 
-    def on_sigint(signum, frame):
-        if interrupted:                      # a second Ctrl-C stops at once
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            raise KeyboardInterrupt
-        interrupted.append(True)
-        sys.stderr.write("\nCtrl-C: finishing the current chunk, then saving "
-                         "(Ctrl-C again to abort now)\n")
-
-    in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, on_sigint) if in_main else None
+    previous = _interrupt.install()
     try:
-        compile_s, train_s = driver.run(state, done, chunk=chunk, progress=progress,
+        chunk_files = sorted(partial.glob("chunk_*.npz")) if resume else []
+        if chunk_files:
+            last = runs.read_npz(chunk_files[-1])
+            saved[0] = int(last["updates_done"])
+            state = driver.restore(runs.state_from_arrays(driver.template(), last,
+                                                          chunk_files[-1]))
+        else:
+            state = interruptible(driver.initial_state)
+        if not distributed.same_on_all(saved[0]):
+            raise runs.RunError(f"{out}: the processes found different saved chunks; "
+                                "resuming with several processes needs the run directory "
+                                "on a filesystem they all read", out)
+        compile_s, train_s = driver.run(state, saved[0], chunk=chunk, progress=progress,
                                         on_chunk=on_chunk, fresh=not chunk_files,
                                         with_state=True)
+    except KeyboardInterrupt:
+        _interrupt.clear()
+        raise Interrupted(out, saved[0], config.n_updates) from None
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)

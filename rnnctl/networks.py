@@ -57,6 +57,17 @@ def init_rnn(key: jax.Array, input_dim: int, hidden: int = 64, rnn_init: str = "
             "b": jnp.zeros((hidden,), jnp.float32)}
 
 
+def param_shapes(config) -> dict[str, tuple[int, ...]]:
+    """Shape of every parameter leaf ("rnn/W_h" → (H, H)) of one agent of `config` (a
+    `TrainConfig`), computed abstractly (nothing is allocated)."""
+    from flax import traverse_util
+    from rnnctl import envs
+    shapes = jax.eval_shape(lambda k: init_params(
+        k, envs.input_dim(config.encoding), config.hidden, config.head_hidden,
+        rnn_init=config.rnn_init), jax.ShapeDtypeStruct((2,), jnp.uint32))
+    return {k: tuple(v.shape) for k, v in traverse_util.flatten_dict(shapes, sep="/").items()}
+
+
 def init_params(key: jax.Array, input_dim: int, hidden: int = 64, head_hidden: int = 64,
                 recurrent_gain: float = 1.0, init_log_std: float = 0.0,
                 rnn_init: str = "torch_uniform") -> Params:

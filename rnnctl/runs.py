@@ -13,9 +13,12 @@ its format version, so a file copied from another version is refused by name.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +37,8 @@ _VERSION_KEY = "__format_version__"
 __all__ = ["FORMAT_VERSION", "RunError", "RunExists", "RunIncomplete", "Run", "load_run",
            "save_run", "atomic_write", "write_run_meta", "read_run_meta", "config_diff",
            "flatten_params", "unflatten_params", "write_json", "write_npz", "read_npz",
-           "read_json", "diverged_agents", "state_to_arrays", "state_from_arrays"]
+           "read_json", "diverged_agents", "state_to_arrays", "state_from_arrays",
+           "RunLocked", "lock_run", "npz_shapes", "LOCK_FILE"]
 
 
 class RunError(Exception):
@@ -64,6 +68,85 @@ class RunIncomplete(RunError):
 
     def __init__(self, path: str | os.PathLike):
         super().__init__(f"{path}: run is incomplete (training did not finish)", path)
+
+
+class RunLocked(RunError):
+    """Another live process is writing `path` (its lock file names `pid` on `host`)."""
+
+    def __init__(self, path: str | os.PathLike, pid: int | None, host: str | None,
+                 lock: str | os.PathLike):
+        where = "this machine" if host == socket.gethostname() else f"host {host}"
+        super().__init__(f"{path}: another process (pid {pid} on {where}) is writing this "
+                         f"run; wait for it to finish, or if no such process runs, delete "
+                         f"{lock}", path)
+        self.pid, self.host = pid, host
+
+
+# ----------------------------------------------------------------------------- locking
+
+LOCK_FILE = ".lock"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:       # it exists, owned by someone else
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def lock_run(path: str | os.PathLike):
+    """Hold `path/.lock` (JSON with pid, host, start time) while writing a run directory.
+
+    The lock file is created atomically (written aside, then hard-linked into place, which
+    fails if it exists). A lock left by a process of this machine that no longer runs is
+    stale and taken over; a live owner, or an owner on another host (which cannot be
+    checked), raises `RunLocked`. Re-entrant within one process.
+    Raises:
+      RunLocked: another process holds the lock.
+      OSError: the directory cannot be created or written.
+    """
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    lock = path / LOCK_FILE
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}
+    for _ in range(3):
+        fd, tmp = tempfile.mkstemp(dir=path, prefix=".lock-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            try:
+                os.link(tmp, lock)
+            except FileExistsError:
+                pass
+            else:
+                break
+        finally:
+            os.unlink(tmp)
+        try:
+            owner = json.loads(lock.read_text())
+            pid, host = int(owner["pid"]), str(owner["host"])
+        except FileNotFoundError:
+            continue                                  # released meanwhile: try again
+        except (ValueError, KeyError, TypeError, OSError):
+            pid, host = None, None                    # unreadable: treat as stale
+        if pid == me["pid"] and host == me["host"]:   # ours already (re-entrant)
+            yield path
+            return
+        if host is not None and (host != me["host"] or _alive(pid)):
+            raise RunLocked(path, pid, host, lock)
+        with contextlib.suppress(FileNotFoundError):  # stale: the owner is gone
+            lock.unlink()
+    else:
+        raise RunError(f"{lock}: could not take the lock (it keeps changing)", path)
+    try:
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()
 
 
 # ----------------------------------------------------------------------------- atomic I/O
@@ -131,6 +214,40 @@ def write_npz(path, arrays: dict[str, np.ndarray]) -> None:
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
+def _damaged(path: Path, e: Exception) -> RunError:
+    """Reading again cannot help: say the file is damaged and how to get it back."""
+    partial = path.parent / "partial"
+    how = (f"resume the run ({partial} holds saved chunks)" if path.parent.name != "partial"
+           and any(partial.glob("chunk_*.npz")) else
+           f"train the run again (its config is in {path.parent / CONFIG_FILE})")
+    if path.parent.name == "partial":
+        how = ("delete it and every later chunk, then resume: training continues after "
+               "the last good chunk")
+    return RunError(f"{path}: damaged (truncated or corrupt: {type(e).__name__}: {e}); "
+                    f"reading it again cannot help: {how}", path)
+
+
+def npz_shapes(path) -> dict[str, tuple[int, ...]]:
+    """Shape of every array in an .npz, read from the headers only (no data loaded).
+    Raises RunError for a missing or damaged file."""
+    path = Path(path)
+    if not path.is_file():
+        raise RunError(f"{path}: file is missing", path)
+    shapes = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for name in zf.namelist():
+                with zf.open(name) as f:
+                    version = np.lib.format.read_magic(f)
+                    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                            else np.lib.format.read_array_header_2_0)
+                    shapes[name.removesuffix(".npy")] = tuple(read(f)[0])
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as e:
+        raise _damaged(path, e) from None
+    shapes.pop(_VERSION_KEY, None)
+    return shapes
+
+
 def read_npz(path) -> dict[str, np.ndarray]:
     """Read every array of an .npz written by `write_npz`; errors name the file."""
     path = Path(path)
@@ -140,8 +257,7 @@ def read_npz(path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError) as e:
-        raise RunError(f"{path}: truncated or corrupt ({type(e).__name__}: {e})",
-                       path) from None
+        raise _damaged(path, e) from None
     version = arrays.pop(_VERSION_KEY, None)
     if version is None:
         raise RunError(f"{path}: no format version (not written by rnnctl)", path)
@@ -327,13 +443,64 @@ def load_run(path) -> Run:
         agents = list(meta["agents"])
     except (KeyError, TypeError, ValueError) as e:
         raise RunError(f"{cfg_path}: malformed ({type(e).__name__}: {e})", cfg_path) from None
+    check_arrays(path, config, agents)
     metrics = read_npz(path / METRICS_FILE)
-    for name, a in metrics.items():
-        if a.ndim != 2 or a.shape[0] != len(agents):
-            raise RunError(f"{path / METRICS_FILE}: metric {name} has shape {a.shape}, "
-                           f"expected [{len(agents)}, U+1]", path / METRICS_FILE)
     return Run(path=path, config=config, agents=agents, metrics=metrics,
                info=meta.get("info", {}))
+
+
+#: config fields that decide the shape of the parameter leaves
+_SHAPE_FIELDS = ("hidden", "head_hidden", "encoding")
+
+
+def check_arrays(path, config: TrainConfig, agents: list[dict]) -> None:
+    """Refuse a run whose config.json disagrees with its array files (read from the .npz
+    headers only): agent count, checkpoint count (n_updates + 1) and every parameter
+    leaf's shape (hidden, head_hidden, encoding). The error names the file, the array and
+    the config field."""
+    from rnnctl.networks import param_shapes
+    path = Path(path)
+    cfg = path / CONFIG_FILE
+    n_agents, n_ckpt = len(agents), config.n_updates + 1
+    expected = param_shapes(config)
+    for fname in (METRICS_FILE, CHECKPOINTS_FILE):
+        shapes = npz_shapes(path / fname)
+        where = path / fname
+        if fname == CHECKPOINTS_FILE and set(shapes) != set(expected):
+            raise RunError(f"{where}: holds parameters {sorted(shapes)}, but {cfg} describes "
+                           f"{sorted(expected)}", where)
+        wrong = []                  # (fields it depends on, leaf, shape) of bad leaves
+        for name, shape in shapes.items():
+            if len(shape) < 2:
+                raise RunError(f"{where}: {name} has shape {shape}, expected [agents, "
+                               "checkpoints, ...]", where)
+            if shape[0] != n_agents:
+                raise RunError(f"{where}: {name} holds {shape[0]} agents, but {cfg} lists "
+                               f"{n_agents} (field 'agents')", where)
+            if shape[1] != n_ckpt:
+                raise RunError(f"{where}: {name} holds {shape[1]} checkpoints, but {cfg} has "
+                               f"n_updates={config.n_updates} (expects {n_ckpt})", where)
+            if fname == METRICS_FILE and len(shape) != 2:
+                raise RunError(f"{where}: metric {name} has shape {shape}, expected "
+                               f"[{n_agents}, {n_ckpt}]", where)
+            if fname == CHECKPOINTS_FILE and shape[2:] != expected[name]:
+                fields = [f for f in _SHAPE_FIELDS if param_shapes(config.replace(
+                    **{f: _other(config, f)}))[name] != expected[name]]
+                wrong.append((len(fields), fields, name, shape[2:]))
+        if wrong:                   # name the leaf that points at the fewest fields
+            _, fields, name, shape = min(wrong)
+            said = ", ".join(f"{f}={getattr(config, f)!r}" for f in fields)
+            raise RunError(f"{where}: {name} has shape {shape} per checkpoint, but {cfg} "
+                           f"says {said}, which gives {expected[name]}", where)
+
+
+def _other(config: TrainConfig, field: str):
+    """Another valid value of a shape field (to find which fields a leaf depends on)."""
+    from rnnctl.config import ENCODINGS
+    value = getattr(config, field)
+    if field == "encoding":
+        return next(e for e in ENCODINGS if e != value)
+    return value + 1
 
 
 # ----------------------------------------------------------------------------- training state

@@ -10,18 +10,19 @@ import pytest
 
 import rnnctl
 from rnnctl.config import TrainConfig
+from rnnctl.networks import param_shapes
 from rnnctl.runs import FORMAT_VERSION, RunError, load_run, read_npz, save_run, write_npz
 
 
 def _fake_run(tmp_path, A=2, U=3):
     rng = np.random.default_rng(0)
-    params = {"rnn": {"W_h": rng.normal(size=(A, U + 1, 4, 4)).astype(np.float32),
-                      "b": rng.normal(size=(A, U + 1, 4)).astype(np.float32)},
-              "actor": {"log_std": rng.normal(size=(A, U + 1, 1)).astype(np.float32)}}
+    config = TrainConfig(n_updates=U, hidden=4, head_hidden=3)
+    params = rnnctl.runs.unflatten_params({   # every leaf, shaped as `config` says
+        k: rng.normal(size=(A, U + 1, *s)).astype(np.float32)
+        for k, s in param_shapes(config).items()})
     metrics = {"eval_return": rng.normal(size=(A, U + 1)),
                "policy_loss": np.where(np.arange(U + 1) == 0, np.nan, 1.0) * np.ones((A, 1))}
     agents = [{"seed": 0, "obs": "fo"}, {"seed": 0, "obs": "po"}][:A]
-    config = TrainConfig(n_updates=U, hidden=4)
     save_run(tmp_path / "run", config, agents, params, metrics)
     return tmp_path / "run", config, agents, params, metrics
 
@@ -62,9 +63,8 @@ def test_truncated_checkpoint_gives_one_line_error(tmp_path):
     path, *_ = _fake_run(tmp_path)
     data = (path / "checkpoints.npz").read_bytes()
     (path / "checkpoints.npz").write_bytes(data[: len(data) // 2])
-    run = load_run(path)                      # checkpoints load lazily...
-    with pytest.raises(RunError) as err:
-        run.params(0, 0)                      # ...and fail clearly when first read
+    with pytest.raises(RunError) as err:      # the headers are checked on opening
+        load_run(path)
     msg = str(err.value)
     assert "checkpoints.npz" in msg and "truncated or corrupt" in msg and "\n" not in msg
 

@@ -120,7 +120,20 @@ def analyse_run(run_dir, *, progress: bool = True, options: AnalysisOptions | No
     Raises:
       PipelineError: a stage failed (its message names the stage, and the agent and
         checkpoint where known); files of earlier stages are kept.
+      runs.RunError: `run_dir` is not a complete run; `runs.RunLocked`: another process is
+        writing it.
+      OSError: a file could not be written (read-only, disk full); what was saved is kept.
+      KeyboardInterrupt: Ctrl-C; the agents analysed so far are kept in analysis_parts/.
     """
+    from rnnctl.runs import lock_run, read_run_meta
+    read_run_meta(run_dir)           # a complete run, checked before the lock writes
+    with lock_run(run_dir):
+        return _analyse_locked(run_dir, progress=progress, options=options, reuse=reuse,
+                               claim_options=claim_options)
+
+
+def _analyse_locked(run_dir, *, progress, options, reuse, claim_options) -> dict:
+    """`analyse_run` with the run directory locked."""
     from rnnctl.progress import Log
     from rnnctl.runs import load_run
 

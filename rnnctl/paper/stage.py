@@ -32,13 +32,17 @@ class PipelineError(RuntimeError):
 @contextmanager
 def stage(name: str, timings: dict, log=None, **where):
     """Time a stage (accumulating into `timings[name]`) and turn any error into a
-    `PipelineError` naming it (KeyboardInterrupt passes through untouched)."""
+    `PipelineError` naming it. KeyboardInterrupt and OSError (a filesystem fault: the
+    caller names the path) pass through untouched."""
+    from rnnctl import _interrupt
+    _interrupt.check()              # a Ctrl-C swallowed on the way stops here
     t0 = time.perf_counter()
     if log is not None:
         log(f"{name} ...")
     try:
         yield
-    except PipelineError:
+        _interrupt.check()
+    except (PipelineError, OSError):
         raise
     except Exception as e:
         raise PipelineError(name, e, **where) from e
