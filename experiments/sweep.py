@@ -421,18 +421,14 @@ def _main(args) -> int:
 
 def analyse(run_dir: Path, args) -> int:
     """The analysis stage: figures, summary.json and report.md in the run directory."""
-    from rnnctl.paper import (DEFAULT_OPTIONS, QUICK_OPTIONS, SUMMARY_FILE,
-                              AnalysisOptions, PipelineError, analyse_run)
-    from rnnctl.runs import RunError, read_json
+    from rnnctl.paper import (DEFAULT_OPTIONS, QUICK_OPTIONS, PipelineError, analyse_run,
+                              last_options)
+    from rnnctl.runs import RunError
     options = DEFAULT_OPTIONS
     if args.quick:
         options = QUICK_OPTIONS
-    elif args.analysis_only is not None and (run_dir / SUMMARY_FILE).exists():
-        try:    # re-analyse as last time
-            options = AnalysisOptions.from_dict(read_json(run_dir / SUMMARY_FILE)
-                                                ["analysis_options"])
-        except (RunError, KeyError, TypeError, ValueError):
-            options = DEFAULT_OPTIONS
+    elif args.analysis_only is not None:    # as last time (or as the interrupted one)
+        options = last_options(run_dir) or DEFAULT_OPTIONS
     from rnnctl.runs import RunLocked
     print(f"Analysing {run_dir} ...", flush=True)
     again = f"{PROG} --analysis-only {run_dir}"

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from experiments import sweep
-from rnnctl import runs
+from rnnctl import paper, runs
 from rnnctl.config import TrainConfig
 from rnnctl.experiment import make_agents
 from rnnctl.networks import param_shapes
@@ -92,8 +92,7 @@ def test_ctrl_c_during_the_analysis_says_how_to_continue(tmp_path):
     out = tmp_path / "run"
     assert sweep.main([*TINY, "--obs", "fo,po", "--out", str(out)]) == 0
     proc = _popen(["--analysis-only", str(out), "--quick"])
-    _wait_for_line(proc.stderr, "compute_analysis")
-    time.sleep(0.5)
+    _wait_for_line(proc.stderr, "agent 1/2")    # one agent analysed and saved
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -101,6 +100,12 @@ def test_ctrl_c_during_the_analysis_says_how_to_continue(tmp_path):
     assert f"continue with: python -m experiments.sweep --analysis-only {out}" in err
     assert not (out / runs.LOCK_FILE).exists()
     runs.load_run(out)                          # the trained run is untouched
+    # the command it printed continues with the interrupted analysis's (quick) options
+    quick = paper.QUICK_OPTIONS.validate().resolved().to_dict()
+    assert paper.last_options(out).to_dict() == quick
+    assert sweep.main(["--analysis-only", str(out), "--quiet"]) == 0
+    summary = json.loads((out / paper.SUMMARY_FILE).read_text())
+    assert summary["analysis_options"] == quick
 
 
 # ------------------------------------------------------------------------ locks

@@ -19,10 +19,10 @@ from rnnctl.paper.options import (DEFAULT_CLAIM_OPTIONS, DEFAULT_OPTIONS, QUICK_
 from rnnctl.paper.report import (REPORT_FILE, SUMMARY_FILE, SUMMARY_FORMAT_VERSION,
                                  build_summary, write_report, write_summary)
 from rnnctl.paper.results import ANALYSIS_FILE, AnalysisResults, load_analysis
-from rnnctl.paper.run import analyse_run, claim_context
+from rnnctl.paper.run import analyse_run, claim_context, last_options
 from rnnctl.paper.stage import PipelineError
 
-__all__ = ["analyse_run", "claim_context", "compute_analysis", "excluded_agents",
+__all__ = ["analyse_run", "claim_context", "last_options", "compute_analysis", "excluded_agents",
            "evaluate_claims", "Claim", "ClaimContext", "draw_figures", "build_summary",
            "write_report", "write_summary", "load_analysis", "AnalysisResults",
            "AnalysisOptions", "ClaimOptions", "DEFAULT_OPTIONS", "QUICK_OPTIONS",

@@ -39,7 +39,7 @@ from rnnctl.paper.results import ANALYSIS_FILE, AnalysisResults, load_analysis
 PARTS_DIR = "analysis_parts"
 from rnnctl.paper.stage import PipelineError, stage
 
-__all__ = ["analyse_run", "claim_context", "settings_of", "degraded_agents"]
+__all__ = ["analyse_run", "claim_context", "settings_of", "degraded_agents", "last_options"]
 
 
 def settings_of(run) -> list[tuple[dict, list[int]]]:
@@ -101,6 +101,24 @@ def claim_context(results: AnalysisResults, run, options: AnalysisOptions,
         agents=None if agents is None else tuple(agents), options=claim_options,
         return_episodes=options.return_episodes, tau_top=options.tau_top,
         max_torque=MAX_TORQUE)
+
+
+def last_options(run_dir) -> AnalysisOptions | None:
+    """The options of the run's last analysis: those of its summary.json, else those an
+    interrupted analysis saved with its per-agent parts; None if it was never analysed
+    (or they cannot be read)."""
+    from rnnctl.runs import read_json, read_npz
+    run_dir = Path(run_dir)
+    try:
+        if (run_dir / SUMMARY_FILE).is_file():
+            return AnalysisOptions.from_dict(read_json(run_dir / SUMMARY_FILE)
+                                             ["analysis_options"])
+        for part in sorted((run_dir / PARTS_DIR).glob("agent_*.npz")):
+            tag = json.loads(str(read_npz(part)["__tag__"]))
+            return AnalysisOptions.from_dict(tag["options"])
+    except Exception:            # unreadable: the caller falls back to its defaults
+        return None
+    return None
 
 
 def analyse_run(run_dir, *, progress: bool = True, options: AnalysisOptions | None = None,
