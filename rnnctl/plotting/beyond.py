@@ -104,7 +104,8 @@ def atlas_grid(cells, rows: Sequence[str], cols: Sequence[str], *, title: str = 
         return "n/a" if x is None or not np.isfinite(float(x)) else f"{float(x):.{d}g}"
 
     with mpl.rc_context(_STYLE):
-        fig = _new_figure(0.62 * n_r + 1.4)
+        fig = Figure(figsize=(1.6 + 1.25 * n_c, 0.62 * n_r + 1.3), layout="constrained",
+                     dpi=100)
         ax = fig.add_subplot()
         for i, col in enumerate(cells):
             for j, cell in enumerate(col):
@@ -113,8 +114,9 @@ def atlas_grid(cells, rows: Sequence[str], cols: Sequence[str], *, title: str = 
                                                    fc="#9ed89e" if ok else "#eeeeee"))
                 ci = cell.get("ci") or [None, None]
                 ax.text(i + 0.5, j + 0.5, f"{'holds' if ok else 'does not hold'}\n"
-                        f"{f(cell.get('effect'))} [{f(ci[0])}, {f(ci[1])}]\n"
-                        f"p {f(cell.get('p'), 2)}", ha="center", va="center", fontsize=6.5)
+                        f"{f(cell.get('effect'), 2)}\n[{f(ci[0], 2)}, {f(ci[1], 2)}]\n"
+                        f"p {f(cell.get('p'), 2)}", ha="center", va="center", fontsize=6.5,
+                        weight="bold" if ok else "normal")
         ax.set_xlim(0, n_c)
         ax.set_ylim(n_r, 0)
         ax.set_xticks(np.arange(n_c) + 0.5, labels=list(cols), fontsize=7)
