@@ -40,16 +40,31 @@ def _time(f, *args, repeat=1):
     return (time.perf_counter() - t0) / repeat, out
 
 
-def whole_process_seconds(seeds: int) -> float:
-    """Wall time of `python -m experiments.sweep --seeds N --no-analysis` (a fresh process)."""
+def whole_process_seconds(seeds: int, cache: str = "off", devices: int = 1) -> float:
+    """Wall time of `python -m experiments.sweep --seeds N --no-analysis` (a fresh process)
+    with the persistent compilation cache in `cache` (a directory, or "off")."""
     import shutil
     out = Path("runs/bench/_sweep")
     shutil.rmtree(out, ignore_errors=True)   # the sweep refuses to overwrite a run
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-m", "experiments.sweep", "--seeds", str(seeds),
-                    "--no-analysis", "--quiet", "--out", str(out)], check=True,
-                   stdout=subprocess.DEVNULL)
+                    "--no-analysis", "--quiet", "--out", str(out), "--compile-cache", cache,
+                    "--devices", str(devices)], check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - t0
+
+
+def whole_process(seeds: int) -> dict:
+    """Cold (empty cache) and warm (second run) whole-process times, on 1 device and, where
+    there are several, on 2."""
+    import tempfile
+    res = {}
+    for devices in (1, 2) if len(jax.devices()) > 1 else (1,):
+        with tempfile.TemporaryDirectory(prefix="rnnctl-cache-") as cache:
+            res[f"devices_{devices}"] = {
+                "cold_s": whole_process_seconds(seeds, cache, devices),
+                "warm_s": whole_process_seconds(seeds, cache, devices),
+                "no_cache_s": whole_process_seconds(seeds, "off", devices)}
+    return res
 
 
 def agent_by_agent(config: TrainConfig, agents: list[dict]) -> dict:
@@ -153,7 +168,8 @@ def main(argv=None) -> int:
     res["profile"] = stage_profile(config, agents)
     res["floor"] = flop_floor(config, A)
     if not args.skip_process:
-        res["whole_process_s"] = whole_process_seconds(args.seeds)
+        res["whole_process"] = whole_process(args.seeds)
+        res["whole_process_s"] = res["whole_process"]["devices_1"]["warm_s"]
     res["sb3_recurrent_ppo"] = sb3_recurrent_ppo(args.sb3_updates)
 
     v, l, sb = res["vmapped"], res["agent_by_agent"], res["sb3_recurrent_ppo"]
@@ -181,9 +197,19 @@ def main(argv=None) -> int:
             print(f"vmapped on {res['sharded']['devices']} devices / RecurrentPPO (both using "
                   f"all cores): {res['ratios']['sharded_over_sb3']:,.0f}×")
     print(f"vmapped / agent-by-agent: {res['ratios']['vmapped_over_loop']:.2f}×")
-    if "whole_process_s" in res:
-        print(f"whole `experiments.sweep --seeds {args.seeds} --no-analysis` process: "
-              f"{res['whole_process_s']:.1f} s")
+    if "whole_process" in res:
+        print(f"whole `experiments.sweep --seeds {args.seeds} --no-analysis` process:")
+        for key, w in res["whole_process"].items():
+            print(f"  {key.replace('_', ' ')}: cold cache {w['cold_s']:.1f} s, warm cache "
+                  f"{w['warm_s']:.1f} s, no cache {w['no_cache_s']:.1f} s")
+        wp = res["whole_process"]
+        if "devices_2" in wp:
+            for k in ("cold_s", "warm_s"):
+                res["ratios"][f"devices_2_whole_process_{k[:-2]}"] = \
+                    wp["devices_1"][k] / wp["devices_2"][k]
+            print(f"  --devices 2 speed-up, whole process: "
+                  f"{res['ratios']['devices_2_whole_process_warm']:.2f}× warm, "
+                  f"{res['ratios']['devices_2_whole_process_cold']:.2f}× cold")
     pr, fl = res["profile"], res["floor"]
     U = config.n_updates
     print(f"profile per run: rollout {pr['rollout_s_per_update'] * U:.1f} s, evaluation "

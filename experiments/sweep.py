@@ -142,6 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --distributed: number of processes")
     p.add_argument("--process-id", type=int, default=None,
                    help="with --distributed: this process's id, 0..num-processes-1")
+    p.add_argument("--compile-cache", default=None, metavar="DIR|off",
+                   help="JAX's persistent compilation cache: a later run with the same "
+                        "shapes loads its compiled programs instead of compiling them "
+                        "(default: $RNNCTL_COMPILE_CACHE, else ~/.cache/rnnctl/jax; "
+                        "off: no cache)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -340,6 +345,8 @@ def _warn_devices(n: int) -> None:
 
 
 def _main(args) -> int:
+    from rnnctl import compile_cache
+    compile_cache.enable(args.compile_cache)
     writer = True
     if args.distributed:                     # before anything starts jax's backend
         import jax

@@ -218,22 +218,23 @@ class _Driver:
         """Train from `state` (after `done` updates) to the end, in compiled chunks.
 
         A `fresh` run (from `initial_state`) first records update 0 (initial weights and
-        their evaluation); a restored one continues after its last saved chunk. Then every `chunk` updates are one call of the compiled program (one
-        compilation; a shorter last chunk skips its extra steps), each handed to
-        `on_chunk`, which may raise to stop. Progress goes to stderr on process 0.
+        their evaluation); a restored one continues after its last saved chunk. Then one
+        compiled program runs one update per call; every `chunk` updates (and the last,
+        shorter, group) are handed to `on_chunk`, which may raise to stop. Progress goes
+        to stderr on process 0, one step per update.
         Returns:
           (compile seconds, train seconds).
         """
         import jax
         import jax.numpy as jnp
-        from rnnctl import ppo
         from rnnctl.progress import ProgressBar
         cfg, trainer = self.config, self.trainer
 
         def emit(first, done, state, params, metrics):
-            state, params, metrics = self.host(
-                (state if with_state else None, params, vars(metrics)))
-            on_chunk(first, done, state, params, metrics)
+            """Hand out updates first..done (params/metrics already on the host)."""
+            if with_state:
+                state = interruptible(lambda: self.host(state))
+            on_chunk(first, done, state if with_state else None, params, metrics)
 
         compile_s = train_s = 0.0
         if fresh:
@@ -242,31 +243,38 @@ class _Driver:
             compile_s += time.perf_counter() - t0
             t0 = time.perf_counter()
             state, p0, m0 = interruptible(lambda: jax.block_until_ready(start(state)))
+            p0, m0 = interruptible(lambda: self.host((p0, vars(m0))))
             train_s += time.perf_counter() - t0
             emit(0, 0, state, p0, m0)
-        length = min(chunk, cfg.n_updates)
+        # One compiled update per call, driven from here: the program holds no host
+        # callback (so the persistent compilation cache can store it, and CPU dispatch
+        # stays asynchronous), the next update is queued before this one's record is
+        # copied to the host, and progress and Ctrl-C are handled between updates.
         state = self.place(state)   # compile for, and always pass, agent-sharded state
+        one = jnp.int32(1)
         t0 = time.perf_counter()
-        run = interruptible(lambda: trainer.run.lower(state, length,
-                                                      jnp.int32(length)).compile())
+        step = interruptible(lambda: trainer.run.lower(state, 1, one).compile())
         compile_s += time.perf_counter() - t0
         bar = ProgressBar(cfg.n_updates, start=done) if progress and self.writer else None
-        ppo.set_progress_hook(bar)
-        try:
-            while done < cfg.n_updates:
-                _interrupt_check()
-                n = min(length, cfg.n_updates - done)
-                t0 = time.perf_counter()
-                state, params, metrics = interruptible(
-                    lambda: jax.block_until_ready(run(state, jnp.int32(n))))
+        t0 = time.perf_counter()
+        pending = step(state, one) if done < cfg.n_updates else None
+        records: list[tuple[dict, dict]] = []      # host records not yet handed out
+        first = done + 1
+        while pending is not None:
+            _interrupt_check()
+            state, params, metrics = pending
+            done += 1
+            pending = step(self.place(state), one) if done < cfg.n_updates else None
+            records.append(interruptible(lambda: self.host((params, vars(metrics)))))
+            if bar is not None:
+                bar(done)
+            if done - first + 1 == chunk or done == cfg.n_updates:
                 train_s += time.perf_counter() - t0
-                if n < length:
-                    params, metrics = jax.tree.map(lambda a: a[:, :n], (params, metrics))
-                emit(done + 1, done + n, state, params, metrics)
-                done += n
-                state = self.place(state)
-        finally:
-            ppo.set_progress_hook(None)
+                params_h, metrics_h = jax.tree.map(lambda *a: np.concatenate(a, axis=1),
+                                                   *records)
+                emit(first, done, state, params_h, metrics_h)
+                records, first = [], done + 1
+                t0 = time.perf_counter()
         return compile_s, train_s
 
 

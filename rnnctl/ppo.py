@@ -26,7 +26,7 @@ from rnnctl import envs, networks
 from rnnctl.config import Hyper, TrainConfig
 
 __all__ = ["Transition", "EnvCarry", "AgentState", "Metrics", "TrainOutput", "Trainer",
-           "make_train", "gae", "agent_keys", "set_progress_hook"]
+           "make_train", "gae", "agent_keys"]
 
 
 # ----------------------------------------------------------------------------- data
@@ -101,23 +101,6 @@ class TrainOutput:
 
 
 # ----------------------------------------------------------------------------- progress
-
-_PROGRESS_HOOK: list[Callable[[int], None] | None] = [None]
-
-
-def set_progress_hook(hook: Callable[[int], None] | None) -> None:
-    """Call `hook(updates_done)` from inside the compiled loop after every update (None: off).
-
-    The hook is looked up at run time, so switching it never recompiles.
-    """
-    _PROGRESS_HOOK[0] = hook
-
-
-def _progress(update):
-    hook = _PROGRESS_HOOK[0]
-    if hook is not None:
-        hook(int(update))
-
 
 # ----------------------------------------------------------------------------- pieces
 
@@ -406,9 +389,8 @@ def make_train(config: TrainConfig, mesh: jax.sharding.Mesh | None = None) -> Tr
         skipped = jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype),
                                jax.eval_shape(lambda st: v_update(st)[1], state))
 
-        def do(state):
-            state, metrics = v_update(state)
-            jax.debug.callback(_progress, state.update[0])
+        def do(state):       # no host callback inside: it would make the program
+            state, metrics = v_update(state)    # uncacheable (and sync the CPU dispatch)
             return state, (state.params, metrics)
 
         def body(state, i):
@@ -442,7 +424,7 @@ def make_train(config: TrainConfig, mesh: jax.sharding.Mesh | None = None) -> Tr
     # Past one device, the training entry points run under shard_map over the agent axis:
     # each device trains its own agents with no collective at all (agents are
     # independent). Letting the SPMD partitioner place the program instead put an
-    # all-reduce (for the progress callback's scalar) inside the update loop, which
+    # all-reduce (for a progress callback's scalar, since removed) inside the update loop, which
     # deadlocked XLA's CPU runtime on 2 forced host devices.
     #
     # Initialisation is never sharded: its orthogonal initialisers call LAPACK's QR, whose

@@ -1,0 +1,65 @@
+"""Compile once per machine: JAX's persistent compilation cache.
+
+The sweep compiles one training program per shape (seconds to a minute on a CPU); with
+the cache on, a later process with the same shapes, jax version and device loads the
+compiled program from disk instead. The command-line tools turn it on by default; a
+notebook or script calls `enable()` itself.
+
+Where it lives (first that applies):
+  1. the `path` given to `enable` (the CLI's `--compile-cache DIR`);
+  2. the environment variable `RNNCTL_COMPILE_CACHE` (a directory, or `off`);
+  3. `$XDG_CACHE_HOME/rnnctl/jax` (`~/.cache/rnnctl/jax` when XDG_CACHE_HOME is unset).
+`off` (or `enable(False)`) leaves jax's own setting untouched. Entries are keyed by jax
+on the program, the jax/XLA version and the device, so one directory serves every run;
+delete it to reclaim the space.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["ENV_VAR", "default_dir", "resolve", "enable"]
+
+ENV_VAR = "RNNCTL_COMPILE_CACHE"
+OFF = ("off", "0", "false", "no", "none")
+
+
+def default_dir() -> Path:
+    """`$XDG_CACHE_HOME/rnnctl/jax`, else `~/.cache/rnnctl/jax`."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "rnnctl" / "jax"
+
+
+def resolve(path: str | os.PathLike | bool | None = None) -> Path | None:
+    """The cache directory to use (None: the cache is off), by the rules above."""
+    if path is False:
+        return None
+    if path is None or path is True:
+        path = os.environ.get(ENV_VAR) or default_dir()
+    if str(path).strip().lower() in OFF:
+        return None
+    return Path(path).expanduser()
+
+
+def enable(path: str | os.PathLike | bool | None = None,
+           min_compile_s: float = 0.5) -> Path | None:
+    """Point jax's persistent compilation cache at `resolve(path)`.
+
+    Args:
+      path: a directory, None (environment or default), or False/"off" (do nothing).
+      min_compile_s: programs that compiled faster than this are not stored.
+    Returns:
+      The directory in use, or None when off or when it cannot be created (then
+      compilation simply is not cached; nothing fails).
+    """
+    import jax
+    where = resolve(path)
+    if where is None:
+        return None
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    jax.config.update("jax_compilation_cache_dir", str(where))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", float(min_compile_s))
+    return where

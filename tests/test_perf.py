@@ -1,0 +1,70 @@
+"""Performance machinery that must not change results: the persistent compilation cache,
+the one-update-per-call driver, and the scaling benchmark at a tiny size."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnctl import compile_cache, runs
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--seeds", "1", "--updates", "2", "--steps-per-update", "256", "--no-analysis",
+        "--quiet"]
+
+
+def _sweep(out, cache):
+    res = subprocess.run([sys.executable, "-m", "experiments.sweep", *TINY, "--out",
+                          str(out), "--compile-cache", str(cache)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    return runs.load_run(out)
+
+
+def test_compile_cache_cold_warm_and_off_give_identical_parameters(tmp_path):
+    cache = tmp_path / "cache"
+    cold = _sweep(tmp_path / "cold", cache)
+    # the training program itself was stored (it holds no host callback)
+    assert any(p.name.startswith("jit_run_entry") for p in cache.iterdir()), \
+        sorted(p.name for p in cache.iterdir())
+    warm = _sweep(tmp_path / "warm", cache)
+    off = _sweep(tmp_path / "off", "off")
+    for other in (warm, off):
+        a, b = cold._flat(), other._flat()
+        assert a.keys() == b.keys()
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+        for k in cold.metrics:
+            np.testing.assert_array_equal(cold.metrics[k], other.metrics[k], err_msg=k)
+
+
+def test_cache_directory_rules(tmp_path, monkeypatch):
+    monkeypatch.delenv(compile_cache.ENV_VAR, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert compile_cache.resolve() == tmp_path / "xdg" / "rnnctl" / "jax"
+    monkeypatch.setenv(compile_cache.ENV_VAR, str(tmp_path / "env"))
+    assert compile_cache.resolve() == tmp_path / "env"
+    assert compile_cache.resolve(tmp_path / "flag") == tmp_path / "flag"
+    for off in ("off", "OFF", False):
+        assert compile_cache.resolve(off) is None
+    monkeypatch.setenv(compile_cache.ENV_VAR, "off")
+    assert compile_cache.resolve() is None
+    assert compile_cache.enable() is None
+
+
+def test_scaling_benchmark_runs_at_a_tiny_size(tmp_path):
+    out, png = tmp_path / "scaling.json", tmp_path / "scaling.png"
+    res = subprocess.run([sys.executable, "-m", "experiments.bench_scaling", "--agents", "1,2",
+                          "--updates", "1", "--steps-per-update", "256", "--out", str(out),
+                          "--plot", str(png)], cwd=ROOT, capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 0, res.stderr
+    data = json.loads(out.read_text())
+    assert [r["agents"] for r in data["rows"]] == [1, 2]
+    for r in data["rows"]:
+        assert r["env_steps"] == r["agents"] * 256 and r["env_steps_per_s"] > 0
+        assert r["peak_rss_mb"] > 0
+    assert png.stat().st_size > 0
+    assert "agents" in res.stdout and "steps/s" in res.stdout
