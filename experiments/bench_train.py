@@ -30,6 +30,7 @@ import numpy as np
 from rnnctl import ppo
 from rnnctl.config import TrainConfig
 from rnnctl.experiment import agent_inputs, make_agents, train_agents
+from rnnctl.runs import flatten_params
 
 
 def _time(f, *args, repeat=1):
@@ -134,6 +135,25 @@ def sb3_recurrent_ppo(n_updates: int) -> dict | None:
             "env_steps_per_s": 1024 * n_updates / sec}
 
 
+def unroll_rows(agents: list[dict], values: list[int], updates: int) -> list[dict]:
+    """Training time of the same sweep (shortened to `updates`) per `scan_unroll` value,
+    each compiled once and timed after a warm-up call, plus its largest parameter
+    difference from unroll 1 (the same arithmetic, so float32 rounding at most)."""
+    rows, ref = [], None
+    for u in values:
+        config = TrainConfig(n_updates=updates, scan_unroll=u)
+        r = train_agents(config, agents, progress=False)
+        flat = flatten_params(r.params)
+        ref = ref or flat
+        diff = max(float(np.max(np.abs(flat[k] - ref[k]))) for k in flat)
+        rows.append({"scan_unroll": u, "compile_s": r.compile_s, "train_s": r.train_s,
+                     "env_steps_per_s": r.env_steps / r.train_s, "max_param_diff": diff})
+        print(f"  scan_unroll {u}: compile {r.compile_s:.1f} s, train {r.train_s:.1f} s "
+              f"({r.env_steps / r.train_s:,.0f} steps/s), max |Δparam| vs unroll 1 {diff:.1e}",
+              flush=True)
+    return rows
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m experiments.bench_train",
                                 description=__doc__.split("\n\n")[0])
@@ -143,7 +163,21 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=Path("runs/bench/bench_train.json"))
     p.add_argument("--skip-process", action="store_true",
                    help="skip timing the whole `experiments.sweep` process")
+    p.add_argument("--unroll", default=None, metavar="U[,U...]",
+                   help="only compare lax.scan unroll values (e.g. 1,2,4,8) on the same "
+                        "sweep shortened to --unroll-updates; writes --out")
+    p.add_argument("--unroll-updates", type=int, default=10)
     args = p.parse_args(argv)
+    if args.unroll:
+        values = [int(v) for v in args.unroll.split(",")]
+        print(f"lax.scan unroll, {2 * args.seeds} agents × {args.unroll_updates} updates, "
+              f"on {jax.devices()[0]} ({os.cpu_count()} CPUs):")
+        rows = unroll_rows(make_agents(range(args.seeds)), values, args.unroll_updates)
+        from rnnctl.runs import write_json
+        write_json(args.out, {"machine": platform.platform(), "cpus": os.cpu_count(),
+                              "unroll": rows})
+        print(f"wrote {args.out}")
+        return 0
 
     config = TrainConfig()
     agents = make_agents(range(args.seeds))

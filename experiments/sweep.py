@@ -125,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue an interrupted sweep from its last saved chunk (its "
                         "config is read from RUN_DIR; flags given must agree with it)")
     p.add_argument("--chunk", type=_positive_int, default=10,
-                   help="updates per compiled call; the run directory holds a resumable "
+                   help="updates between saves: the run directory holds a resumable "
                         "state after each chunk (default: 10)")
     p.add_argument("--devices", type=_positive_int, default=None,
                    help="shard the agents over this many of jax.devices() (default: 1, or "
@@ -295,7 +295,7 @@ def _resume_target(args):
     meta = read_run_meta(args.resume, allow_incomplete=True)
     saved = TrainConfig.from_dict(meta["config"])
     if args.typed:
-        diff = config_diff(meta["config"], args.config.to_dict())
+        diff = config_diff(saved.to_dict(), args.config.to_dict())
         if diff or (args.sweep and meta["agents"] != _agents(args)):
             raise RunError(f"--resume: {args.resume} was made with a different config "
                            f"({diff or 'agents differ'}); drop the flags to use its own")

@@ -95,6 +95,7 @@ class TrainConfig:
     recurrent_gain: float = 1.0   # gain of the "normal"/"orthogonal" W_h (ρ ≈ gain)
     init_log_std: float = 0.0
     anneal_lr: bool = True        # linear decay to 0 over the run
+    scan_unroll: int = 1          # lax.scan unroll of the step-by-step recurrences (speed only)
     # --- evaluation inside the compiled loop (static) -----------------------------------
     eval_episodes: int = 16       # deterministic episodes per agent per update (0: off)
     # --- swept defaults (become Hyper leaves) --------------------------------------------
@@ -121,7 +122,7 @@ class TrainConfig:
     def validate(self) -> "TrainConfig":
         """Raise `ConfigError` (one line, naming the field) for an invalid config."""
         for name in ("n_updates", "n_envs", "rollout_len", "seq_len", "n_epochs",
-                     "n_minibatches", "hidden", "head_hidden"):
+                     "n_minibatches", "hidden", "head_hidden", "scan_unroll"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")

@@ -313,7 +313,8 @@ def _check_resumable(out: Path, config: TrainConfig, agents: list[dict]) -> None
     saved = runs.read_run_meta(out, allow_incomplete=True)
     if saved.get("status") == "complete":
         raise runs.RunError(f"{out}: run is already complete; nothing to resume", out)
-    diff = runs.config_diff(saved["config"], config.to_dict())
+    # through TrainConfig, so fields added since the run was saved take their defaults
+    diff = runs.config_diff(TrainConfig.from_dict(saved["config"]).to_dict(), config.to_dict())
     if diff:
         raise runs.RunError(f"{out}: was made with a different config ({diff})", out)
     if saved["agents"] != agents:

@@ -231,7 +231,8 @@ def make_train(config: TrainConfig, mesh: jax.sharding.Mesh | None = None) -> Tr
             return (res.obs, res.state, h), res.reward
 
         carry = (obs, env_state, jnp.zeros((n, cfg.hidden)))
-        _, rewards = jax.lax.scan(body, carry, jax.random.split(key, envs.EPISODE_LEN))
+        _, rewards = jax.lax.scan(body, carry, jax.random.split(key, envs.EPISODE_LEN),
+                                  unroll=cfg.scan_unroll)
         return rewards.sum(0).mean()
 
     # ---- rollout ---------------------------------------------------------------------
@@ -259,7 +260,8 @@ def make_train(config: TrainConfig, mesh: jax.sharding.Mesh | None = None) -> Tr
                            episode_return=jnp.where(done, 0.0, ep_ret))
             return env, (tr, h, res.final_obs)
 
-        env, (traj, hs, final_obs) = jax.lax.scan(body, state.env, jax.random.split(key, T))
+        env, (traj, hs, final_obs) = jax.lax.scan(body, state.env, jax.random.split(key, T),
+                                                  unroll=cfg.scan_unroll)
         # Critic value of the observation each episode ended on (gymnax has already reset
         # the environment): V(F(h_t, x_final)). Computed for all steps at once after the
         # scan; GAE reads it only where the step was truncated.
@@ -280,7 +282,7 @@ def make_train(config: TrainConfig, mesh: jax.sharding.Mesh | None = None) -> Tr
         # Only the recurrence is sequential: scan the cell, then read both heads for all
         # [L, B] states in one batched matmul (same maths, far fewer tiny sequential ops).
         # seqs leaves: [L, B, ...]; h0 [B, H]
-        _, hs = jax.lax.scan(body, h0, (seqs.x, seqs.start))
+        _, hs = jax.lax.scan(body, h0, (seqs.x, seqs.start), unroll=cfg.scan_unroll)
         mean, log_std, v = networks.heads(params, hs)
         dist = networks.distribution(mean, log_std)
         log_prob = dist.log_prob(seqs.action)

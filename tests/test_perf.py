@@ -68,3 +68,21 @@ def test_scaling_benchmark_runs_at_a_tiny_size(tmp_path):
         assert r["peak_rss_mb"] > 0
     assert png.stat().st_size > 0
     assert "agents" in res.stdout and "steps/s" in res.stdout
+
+
+def test_scan_unroll_matches_the_plain_scan():
+    from rnnctl.config import TrainConfig
+    from rnnctl.experiment import make_agents, train_agents
+    agents = make_agents([0], ["fo", "po"])
+    base = TrainConfig(n_updates=1, rollout_len=64, seq_len=16, n_minibatches=2,
+                       n_epochs=2, eval_episodes=2)
+    plain = train_agents(base, agents, progress=False)
+    for unroll in (3,):            # 3 divides none of the scan lengths (64, 16, 200)
+        other = train_agents(base.replace(scan_unroll=unroll), agents, progress=False)
+        a, b = runs.flatten_params(plain.params), runs.flatten_params(other.params)
+        assert a.keys() == b.keys()
+        for k in a:
+            np.testing.assert_allclose(a[k], b[k], rtol=1e-5, atol=1e-6, err_msg=f"{unroll} {k}")
+        for k in ("eval_return", "policy_loss", "value_loss"):
+            np.testing.assert_allclose(plain.metrics[k], other.metrics[k], rtol=1e-4,
+                                       atol=1e-5, err_msg=f"{unroll} {k}")
