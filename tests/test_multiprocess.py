@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 240
@@ -59,6 +60,7 @@ def _param_diffs(a: dict, b: dict) -> list[float]:
     return [max(float(np.abs(a[k][:, u] - b[k][:, u]).max()) for k in keys) for u in range(n)]
 
 
+@pytest.mark.slow   # CI keeps the CLI variant (test_cli_distributed_matches_single_process)
 def test_two_processes_match_one_process(tmp_path):
     # 2 processes × 2 forced CPU devices: 4 agents on 4 devices, 2 of them per process
     # (the CLI test below runs 1 device per process)

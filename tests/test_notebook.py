@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,13 @@ def test_notebook_runs_in_small_mode(tmp_path, monkeypatch):
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = NotebookClient(nb, kernel_name="python3", timeout=900, allow_errors=False,
                             resources={"metadata": {"path": str(tmp_path)}})
-    client.execute()          # raises CellExecutionError on the first failing cell
+    # jupyter_client may signal the kernel's process group when it stops the kernel; keep
+    # a stray SIGINT from reaching this (xdist worker) process while the kernel runs
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        client.execute()      # raises CellExecutionError on the first failing cell
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
     errors = [(i, o.get("ename"), o.get("evalue")) for i, cell in enumerate(nb.cells)
               if cell.cell_type == "code" for o in cell.outputs if o.output_type == "error"]
