@@ -224,6 +224,8 @@ def main(argv=None) -> int:
     res["ratios"] = {"vmapped_over_loop": v["env_steps_per_s"] / l["env_steps_per_s"]}
     if sb:
         res["ratios"]["vmapped_over_sb3"] = v["env_steps_per_s"] / sb["env_steps_per_s"]
+        res.setdefault("targets", {})["at_least_200x_recurrent_ppo"] = \
+            res["ratios"]["vmapped_over_sb3"] >= 200
         print(f"vmapped / RecurrentPPO: {res['ratios']['vmapped_over_sb3']:,.0f}×")
         if "sharded" in res:
             res["ratios"]["sharded_over_sb3"] = (res["sharded"]["env_steps_per_s"]
@@ -237,6 +239,11 @@ def main(argv=None) -> int:
             print(f"  {key.replace('_', ' ')}: cold cache {w['cold_s']:.1f} s, warm cache "
                   f"{w['warm_s']:.1f} s, no cache {w['no_cache_s']:.1f} s")
         wp = res["whole_process"]
+        # the targets, on a 2-core CPU of the slower kind (state the machine)
+        warm1 = wp["devices_1"]["warm_s"]
+        res.setdefault("targets", {})["whole_process_warm_under_30s"] = warm1 < 30.0
+        print(f"  target: default sweep, whole process (warm cache) < 30 s: {warm1:.1f} s, "
+              f"{'met' if warm1 < 30.0 else 'NOT met'} on this machine")
         if "devices_2" in wp:
             for k in ("cold_s", "warm_s"):
                 res["ratios"][f"devices_2_whole_process_{k[:-2]}"] = \
@@ -244,6 +251,10 @@ def main(argv=None) -> int:
             print(f"  --devices 2 speed-up, whole process: "
                   f"{res['ratios']['devices_2_whole_process_warm']:.2f}× warm, "
                   f"{res['ratios']['devices_2_whole_process_cold']:.2f}× cold")
+            sp = res["ratios"]["devices_2_whole_process_warm"]
+            res["targets"]["devices_2_whole_process_at_least_1.6x"] = sp >= 1.6
+            print(f"  target: --devices 2 ≥ 1.6× whole process (warm): "
+                  f"{'met' if sp >= 1.6 else 'NOT met'}")
     pr, fl = res["profile"], res["floor"]
     U = config.n_updates
     print(f"profile per run: rollout {pr['rollout_s_per_update'] * U:.1f} s, evaluation "
