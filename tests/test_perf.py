@@ -16,28 +16,22 @@ TINY = ["--seeds", "1", "--updates", "2", "--steps-per-update", "256", "--no-ana
 
 
 def _sweep(out, cache):
+    """A tiny sweep into `out` with the compilation cache in `cache` (or "off")."""
     res = subprocess.run([sys.executable, "-m", "experiments.sweep", *TINY, "--out",
                           str(out), "--compile-cache", str(cache)], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
-    return runs.load_run(out)
 
 
-def test_compile_cache_cold_and_warm_give_identical_parameters(tmp_path):
+def test_compile_cache_cold_and_warm_give_identical_parameters(tmp_path, assert_same_run):
     cache = tmp_path / "cache"
-    cold = _sweep(tmp_path / "cold", cache)
+    _sweep(tmp_path / "cold", cache)
     # the training program itself was stored (it holds no host callback)
     assert any(p.name.startswith("jit_run_entry") for p in cache.iterdir()), \
         sorted(p.name for p in cache.iterdir())
-    warm = _sweep(tmp_path / "warm", cache)
+    _sweep(tmp_path / "warm", cache)
     # (cache off compiles afresh exactly as the cold run did; `-m slow` also checks it)
-    for other in (warm,):
-        a, b = cold._flat(), other._flat()
-        assert a.keys() == b.keys()
-        for k in a:
-            np.testing.assert_array_equal(a[k], b[k], err_msg=k)
-        for k in cold.metrics:
-            np.testing.assert_array_equal(cold.metrics[k], other.metrics[k], err_msg=k)
+    assert_same_run(tmp_path / "cold", tmp_path / "warm")
 
 
 def test_cache_directory_rules(tmp_path, monkeypatch):
@@ -71,12 +65,10 @@ def test_scaling_benchmark_runs_at_a_tiny_size(tmp_path):
 
 
 @pytest.mark.slow
-def test_compile_cache_off_gives_the_same_parameters(tmp_path):
-    cold = _sweep(tmp_path / "cold", tmp_path / "cache")
-    off = _sweep(tmp_path / "off", "off")
-    a, b = cold._flat(), off._flat()
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+def test_compile_cache_off_gives_the_same_parameters(tmp_path, assert_same_run):
+    _sweep(tmp_path / "cold", tmp_path / "cache")
+    _sweep(tmp_path / "off", "off")
+    assert_same_run(tmp_path / "cold", tmp_path / "off")
 
 
 @pytest.mark.slow   # three compilations; bench_train --unroll also reports the difference

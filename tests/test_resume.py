@@ -1,5 +1,4 @@
 """Nothing lost: chunked saving, SIGKILL + resume bitwise, Ctrl-C, diverging agents."""
-import os
 import signal
 import subprocess
 import sys
@@ -40,16 +39,6 @@ def _wait_for_chunks(proc, out, n, timeout=240):
     pytest.fail("sweep made no progress")
 
 
-def _assert_same_run(a, b):
-    ra, rb = rnnctl.load_run(a), rnnctl.load_run(b)
-    fa, fb = ra._flat(), rb._flat()
-    assert fa.keys() == fb.keys()
-    for k in fa:
-        np.testing.assert_array_equal(fa[k], fb[k], err_msg=k)
-    for k in ra.metrics:
-        np.testing.assert_array_equal(ra.metrics[k], rb.metrics[k], err_msg=k)
-
-
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     out = tmp_path_factory.mktemp("ref") / "run"
@@ -59,7 +48,7 @@ def reference(tmp_path_factory):
     return out
 
 
-def test_sigkill_then_resume_is_bitwise_identical(tmp_path, reference):
+def test_sigkill_then_resume_is_bitwise_identical(tmp_path, reference, assert_same_run):
     out = tmp_path / "run"
     proc = _start(out)
     _wait_for_chunks(proc, out, 3)
@@ -72,11 +61,11 @@ def test_sigkill_then_resume_is_bitwise_identical(tmp_path, reference):
                          text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert "Resuming" in res.stdout
-    _assert_same_run(reference, out)
+    assert_same_run(reference, out)
     assert not (out / "partial").exists()
 
 
-def test_ctrl_c_saves_and_says_how_to_resume(tmp_path, reference):
+def test_ctrl_c_saves_and_says_how_to_resume(tmp_path, reference, assert_same_run):
     out = tmp_path / "run"
     proc = _start(out)
     _wait_for_chunks(proc, out, 3)
@@ -88,7 +77,7 @@ def test_ctrl_c_saves_and_says_how_to_resume(tmp_path, reference):
                           "--quiet", "--no-analysis"], cwd=ROOT, capture_output=True,
                          text=True, timeout=300)
     assert res.returncode == 0, res.stderr
-    _assert_same_run(reference, out)
+    assert_same_run(reference, out)
 
 
 def test_resume_refuses_a_different_config(tmp_path):
