@@ -348,7 +348,7 @@ def train_to_dir(config: TrainConfig, agents: list[dict], out: str | Path, *,
       config, agents: what to train (`make_agents`).
       out: run directory; must not hold a run unless `resume`.
       progress: a progress bar on stderr (process 0 only).
-      chunk: updates per compiled call between saves.
+      chunk: updates between saves of a resumable state.
       devices: shard the agent axis over this many of `jax.devices()`.
       resume: continue the interrupted run in `out` (its config and agents must match).
     Returns:
