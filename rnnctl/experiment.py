@@ -226,15 +226,13 @@ class _Driver:
           (compile seconds, train seconds).
         """
         import jax
-        import jax.numpy as jnp
         from rnnctl.progress import ProgressBar
         cfg, trainer = self.config, self.trainer
 
         def emit(first, done, state, params, metrics):
             """Hand out updates first..done (params/metrics already on the host)."""
-            if with_state:
-                state = interruptible(lambda: self.host(state))
-            on_chunk(first, done, state if with_state else None, params, metrics)
+            state = interruptible(lambda: self.host(state)) if with_state else None
+            on_chunk(first, done, state, params, metrics)
 
         compile_s = train_s = 0.0
         if fresh:
@@ -251,20 +249,19 @@ class _Driver:
         # stays asynchronous), the next update is queued before this one's record is
         # copied to the host, and progress and Ctrl-C are handled between updates.
         state = self.place(state)   # compile for, and always pass, agent-sharded state
-        one = jnp.int32(1)
         t0 = time.perf_counter()
-        step = interruptible(lambda: trainer.run.lower(state, 1, one).compile())
+        step = interruptible(lambda: trainer.run.lower(state, 1).compile())
         compile_s += time.perf_counter() - t0
         bar = ProgressBar(cfg.n_updates, start=done) if progress and self.writer else None
         t0 = time.perf_counter()
-        pending = step(state, one) if done < cfg.n_updates else None
+        pending = step(state) if done < cfg.n_updates else None
         records: list[tuple[dict, dict]] = []      # host records not yet handed out
         first = done + 1
         while pending is not None:
             _interrupt_check()
             state, params, metrics = pending
             done += 1
-            pending = step(self.place(state), one) if done < cfg.n_updates else None
+            pending = step(self.place(state)) if done < cfg.n_updates else None
             records.append(interruptible(lambda: self.host((params, vars(metrics)))))
             if bar is not None:
                 bar(done)
@@ -365,7 +362,7 @@ def train_to_dir(config: TrainConfig, agents: list[dict], out: str | Path, *,
     TrainResult with empty params and metrics. `resume` then needs `out` on a
     filesystem every process reads.
     """
-    from rnnctl import distributed, runs
+    from rnnctl import runs
 
     if not isinstance(chunk, int) or isinstance(chunk, bool) or chunk <= 0:
         raise ConfigError(f"chunk must be a positive integer, got {chunk!r}")

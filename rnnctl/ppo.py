@@ -100,8 +100,6 @@ class TrainOutput:
     metrics: Metrics            # leaves [A, U+1]; entry 0 = initial (NaN training metrics)
 
 
-# ----------------------------------------------------------------------------- progress
-
 # ----------------------------------------------------------------------------- pieces
 
 def gae(rewards, values, next_values, bootstrap_values, terminated, truncated,
@@ -158,8 +156,8 @@ class Trainer:
       evaluate: (state) -> eval_return [A] (deterministic episodes of the current params).
       start: (state) -> (state, params [A, 1, ...], metrics [A, 1]): the record of
         update 0 (initial weights and their evaluation).
-      run: (state, n_updates, n_active=None) -> (state, params [A, n, ...], metrics [A, n]);
-        n_updates is static, n_active (≤ n_updates, dynamic) of them update.
+      run: (state, n_updates) -> (state, params [A, n, ...], metrics [A, n]); n_updates is
+        static.
       train_from: (state) -> TrainOutput: start and every update in one program.
       train: (keys, masks, hypers) -> TrainOutput: `train_from(place(init(...)))`.
       collect: (state) -> (EnvCarry[A], Transition [A, T, E], last_value [A, E]): one
@@ -380,25 +378,13 @@ def make_train(config: TrainConfig, mesh: jax.sharding.Mesh | None = None) -> Tr
             return jnp.full(keys.shape, jnp.nan)
         return jax.vmap(evaluate_agent)(state.params, state.mask, keys)
 
-    def run(state: AgentState, n_updates: int, n_active=None):
-        """`n_updates` (static) scan steps, of which the first `n_active` (dynamic) update.
-
-        A chunked driver compiles one chunk length and runs a shorter last chunk by
-        passing a smaller `n_active`: the remaining steps are skipped by a real
-        conditional (the scan over updates lies outside the agents' vmap).
-        """
-        n_active = n_updates if n_active is None else n_active
-        skipped = jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype),
-                               jax.eval_shape(lambda st: v_update(st)[1], state))
-
-        def do(state):       # no host callback inside: it would make the program
+    def run(state: AgentState, n_updates: int):
+        """`n_updates` (static) updates in one scan (the driver calls it with 1)."""
+        def body(state, _):  # no host callback inside: it would make the program
             state, metrics = v_update(state)    # uncacheable (and sync the CPU dispatch)
             return state, (state.params, metrics)
 
-        def body(state, i):
-            return jax.lax.cond(i < n_active, do, lambda st: (st, (st.params, skipped)), state)
-
-        state, (params, metrics) = jax.lax.scan(body, state, jnp.arange(n_updates))
+        state, (params, metrics) = jax.lax.scan(body, state, length=n_updates)
         to_agent_major = lambda a: jnp.swapaxes(a, 0, 1)
         return state, jax.tree.map(to_agent_major, params), jax.tree.map(to_agent_major, metrics)
 
@@ -446,10 +432,8 @@ def make_train(config: TrainConfig, mesh: jax.sharding.Mesh | None = None) -> Tr
             return tree
         return jax.device_put(tree, jax.sharding.NamedSharding(mesh, spec))
 
-    def run_entry(state, n_updates, n_active=None):
-        n_active = jnp.int32(n_updates) if n_active is None else n_active
-        rep = jax.sharding.PartitionSpec()
-        return sharded(lambda st, na: run(st, n_updates, na), (spec, rep))(state, n_active)
+    def run_entry(state, n_updates):
+        return sharded(lambda st: run(st, n_updates), (spec,))(state)
 
     init_j = jax.jit(v_init)
     train_from_j = jax.jit(sharded(train_from, (spec,)))

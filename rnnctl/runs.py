@@ -217,12 +217,13 @@ def write_npz(path, arrays: dict[str, np.ndarray]) -> None:
 def _damaged(path: Path, e: Exception) -> RunError:
     """Reading again cannot help: say the file is damaged and how to get it back."""
     partial = path.parent / "partial"
-    how = (f"resume the run ({partial} holds saved chunks)" if path.parent.name != "partial"
-           and any(partial.glob("chunk_*.npz")) else
-           f"train the run again (its config is in {path.parent / CONFIG_FILE})")
-    if path.parent.name == "partial":
+    if path.parent.name == "partial":              # a chunk of an unfinished run
         how = ("delete it and every later chunk, then resume: training continues after "
                "the last good chunk")
+    elif any(partial.glob("chunk_*.npz")):
+        how = f"resume the run ({partial} holds saved chunks)"
+    else:
+        how = f"train the run again (its config is in {path.parent / CONFIG_FILE})"
     return RunError(f"{path}: damaged (truncated or corrupt: {type(e).__name__}: {e}); "
                     f"reading it again cannot help: {how}", path)
 
