@@ -24,7 +24,7 @@ if __name__ == "__main__":          # Ctrl-C during the imports below: no traceb
     signal.signal(signal.SIGINT, _quit_while_starting)
 
 import rnnctl  # noqa: E402,F401  (applies the safe XLA flags before jax starts)
-from rnnctl.config import (ENCODINGS, OBS_SETTINGS, RNN_INITS, SWEPT_DOC, SWEPT_FIELDS,
+from rnnctl.config import (CELLS, ENCODINGS, OBS_SETTINGS, RNN_INITS, SWEPT_DOC, SWEPT_FIELDS,
                            ConfigError, TrainConfig, range_text)
 
 DEFAULTS = TrainConfig()
@@ -54,11 +54,10 @@ def _positive_int(text: str) -> int:
 
 
 def _obs_list(text: str) -> list[str]:
+    """Names of observation variants; checked against the task's in `parse_args`."""
     items = [s.strip().lower() for s in text.split(",") if s.strip()]
-    bad = [s for s in items if s not in OBS_SETTINGS]
-    if bad or not items:
-        raise argparse.ArgumentTypeError(
-            f"expected a comma-separated subset of {','.join(OBS_SETTINGS)}, got {text!r}")
+    if not items:
+        raise argparse.ArgumentTypeError(f"expected comma-separated variant names, got {text!r}")
     if len(set(items)) != len(items):
         raise argparse.ArgumentTypeError(f"repeated setting in {text!r}")
     return items
@@ -76,14 +75,28 @@ def _float_list(text: str) -> list[float]:
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, allow_abbrev=False,   # `--seed 4` must not pass for `--seeds 4`
-                description="Train vanilla-RNN actor-critic agents on gymnax Pendulum with "
-                            "recurrent PPO, FO and PO in one compiled program, saving the "
-                            "parameters of every update.")
+                description="Train recurrent actor-critic agents (the paper's vanilla RNN, "
+                            "or a GRU or LSTM) with recurrent PPO on gymnax Pendulum (or any "
+                            "gymnax task with Box or Discrete actions), every observation "
+                            "variant in one compiled program, saving the parameters of every "
+                            "update; then analyse the run.")
     p.add_argument("--seeds", type=_positive_int, default=None,
                    help="number of seeds (0..N-1) per setting (default: 5)")
+    p.add_argument("--task", default=None, metavar="NAME",
+                   help="gymnax environment with Box or Discrete actions, e.g. CartPole-v1, "
+                        "MemoryChain-bsuite, BernoulliBandit-misc (default: Pendulum-v1, the "
+                        "paper's; other tasks get the task-agnostic analysis, without the "
+                        "paper's claims)")
+    p.add_argument("--task-param", action="append", default=None, metavar="NAME=VALUE",
+                   help="override a field of the task's gymnax EnvParams, e.g. "
+                        "memory_length=20 (repeatable)")
+    p.add_argument("--cell", choices=list(CELLS), default=None,
+                   help=f"recurrent cell: rnn = tanh RNN (the paper's), gru, lstm "
+                        f"(default: {DEFAULTS.cell})")
     p.add_argument("--obs", type=_obs_list, default=None,
-                   help="observability settings, comma-separated: fo = (cos θ, sin θ, θ̇), "
-                        "po = (cos θ, sin θ) (default: fo,po)")
+                   help="observation variants, comma-separated. Pendulum: fo = (θ, θ̇), "
+                        "po = θ only, pv = θ̇ only (default: fo,po); CartPole-v1: fo, po "
+                        "(positions only); other tasks: fo (default: all of the task's)")
     p.add_argument("--updates", type=_positive_int, default=None,
                    help=f"PPO updates (default: {DEFAULTS.n_updates}, the paper's)")
     p.add_argument("--steps-per-update", type=_positive_int, default=None,
@@ -152,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 QUICK = {"seeds": 2, "updates": 3, "steps_per_update": 256}
-TRAINING_FLAGS = (*FLAG_DEFAULTS, *SWEPT_FIELDS)     # argparse dests that shape training
+# argparse dests that shape training
+TRAINING_FLAGS = (*FLAG_DEFAULTS, *SWEPT_FIELDS, "task", "task_param", "cell")
 
 
 def _init_list(text: str) -> list[str]:
@@ -190,15 +204,26 @@ def parse_args(argv=None):
             scalar[name] = values[0]
         else:
             sweep[name] = values
-    flag_of = {"rollout_len": "--steps-per-update", "n_envs": "--envs",
+    flag_of = {"rollout_len": "--steps-per-update", "obs": "--obs", "task_params": "--task-param", "n_envs": "--envs",
                "n_updates": "--updates", "seq_len": "--steps-per-update",
                "n_minibatches": "--steps-per-update"}
+    task_params = []
+    for item in args.task_param or []:
+        name, sep, value = item.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if not sep or not name.strip() or number is None:
+            parser.error(f"argument --task-param: expected NAME=NUMBER, got {item!r}")
+        task_params.append((name.strip(), int(number) if number.is_integer() else number))
     try:
         quick = dict(n_epochs=2, eval_episodes=4) if args.quick else {}
         config = TrainConfig(n_updates=args.updates, rollout_len=args.steps_per_update,
                              n_envs=args.envs, encoding=args.encoding,
-                             rnn_init=args.rnn_init[0], **quick,
-                             **scalar).validate()
+                             rnn_init=args.rnn_init[0], task=args.task or DEFAULTS.task,
+                             task_params=tuple(task_params), cell=args.cell or DEFAULTS.cell,
+                             **quick, **scalar).validate()
         for name, values in sweep.items():
             for v in values:
                 config.replace(**{name: v}).validate()
@@ -208,6 +233,23 @@ def parse_args(argv=None):
         parser.error(f"argument {flag}: {e}")
     args.config, args.sweep = config, sweep
     return args
+
+
+def _check_task(args) -> str | None:
+    """The task and its observation variants, checked once jax may start (building a task
+    touches the backend, which must wait for --devices); the error, if any."""
+    from rnnctl import envs
+    try:
+        task = envs.get_task(args.config)        # unknown task or parameter: one line
+    except ConfigError as e:
+        return f"argument {'--task-param' if args.config.task_params else '--task'}: {e}"
+    if "obs" not in args.typed and not task.is_pendulum:
+        args.obs = list(task.variants)
+    bad = [o for o in args.obs if o not in task.variants]
+    if bad:
+        return (f"argument --obs: {task.name} has observation variants "
+                f"{','.join(task.variants)}; got {','.join(bad)}")
+    return None
 
 
 def _sd(values) -> float:
@@ -305,7 +347,9 @@ def _resume_target(args):
 def _agents(args):
     from rnnctl.experiment import make_agents
     inits = args.rnn_init if len(args.rnn_init) > 1 else None
-    return make_agents(range(args.seeds), args.obs, args.sweep, rnn_inits=inits)
+    from rnnctl import envs
+    return make_agents(range(args.seeds), args.obs, args.sweep, rnn_inits=inits,
+                       variants=envs.get_task(args.config).variants)
 
 
 def _host_devices(n: int) -> None:
@@ -363,6 +407,10 @@ def _main(args) -> int:
         _warn_devices(args.devices)
     from rnnctl.experiment import Interrupted, train_to_dir
     from rnnctl.runs import RunError, RunLocked
+    if args.analysis_only is None and args.resume is None:
+        bad = _check_task(args)
+        if bad:
+            return _fail(bad)
     if args.analysis_only is not None:
         if not writer:
             return 0
@@ -436,10 +484,13 @@ def analyse(run_dir: Path, args) -> int:
         options = QUICK_OPTIONS
     elif args.analysis_only is not None:    # as last time (or as the interrupted one)
         options = last_options(run_dir) or DEFAULT_OPTIONS
-    from rnnctl.runs import RunLocked
+    from rnnctl.runs import RunLocked, read_run_meta
     print(f"Analysing {run_dir} ...", flush=True)
     again = f"{PROG} --analysis-only {run_dir}"
+    task = read_run_meta(run_dir)["config"].get("task", TrainConfig.task)
     try:
+        if task != TrainConfig.task:        # no paper claims off the pendulum
+            return _analyse_task(run_dir, args, again)
         summary = analyse_run(run_dir, progress=not args.quiet, options=options)
     except KeyboardInterrupt:
         print(f"\nanalysis interrupted; the agents analysed so far are saved in "
@@ -459,6 +510,25 @@ def analyse(run_dir: Path, args) -> int:
     print(claims_table(summary))
     print(f"wrote {run_dir / 'summary.json'}, {run_dir / 'report.md'} and "
           f"{run_dir / 'figures'}/")
+    return 0
+
+
+def _analyse_task(run_dir: Path, args, again: str) -> int:
+    """The task-agnostic analysis (`rnnctl.task_analysis`) of a run on any task."""
+    import dataclasses
+    from rnnctl.paper import DEFAULT_OPTIONS, QUICK_OPTIONS
+    from rnnctl.task_analysis import analyse_task_run
+    options = QUICK_OPTIONS if args.quick else dataclasses.replace(DEFAULT_OPTIONS,
+                                                                     checkpoint_stride=10)
+    try:
+        summary = analyse_task_run(run_dir, progress=not args.quiet, options=options)
+    except KeyboardInterrupt:
+        print(f"\nanalysis interrupted; the agents analysed so far are saved in "
+              f"{run_dir / 'task_analysis_parts'}; continue with: {again}", file=sys.stderr)
+        return 130
+    print((run_dir / "report.md").read_text().split("![overview]")[0].rstrip())
+    print(f"wrote {run_dir / 'summary.json'}, {run_dir / 'report.md'} and "
+          f"{run_dir / 'figures' / 'overview.png'} ({summary['analysis_s']:.0f} s)")
     return 0
 
 

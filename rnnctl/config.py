@@ -8,12 +8,15 @@ compilation.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import jax.numpy as jnp
 from flax import struct
 
+#: Observation settings of the paper (Pendulum); other tasks declare theirs (`envs.Task`).
 OBS_SETTINGS = ("fo", "po")
+#: Must match `networks.CELLS`.
+CELLS = ("rnn", "gru", "lstm")
 ENCODINGS = ("angle", "cos_sin")
 #: Must match `networks.RNN_INITS` (kept here so config stays free of model imports).
 RNN_INITS = ("torch_uniform", "normal", "orthogonal")
@@ -86,7 +89,11 @@ class TrainConfig:
     seq_len: int = 32             # BPTT sequence length; sequences start from stored h
     n_epochs: int = 10
     n_minibatches: int = 4        # minibatches of whole sequences per epoch
+    # --- task (static) ---------------------------------------------------------------
+    task: str = "Pendulum-v1"     # any gymnax id with Box or Discrete actions (envs.get_task)
+    task_params: tuple = ()       # gymnax EnvParams overrides: (("memory_length", 20),)
     # --- network (static) ------------------------------------------------------------
+    cell: str = "rnn"             # "rnn" (the paper) | "gru" | "lstm" (networks.cell)
     hidden: int = 64
     head_hidden: int = 64
     encoding: str = "angle"       # "angle": (wrap θ[, θ̇]); "cos_sin": (cos θ, sin θ[, θ̇])
@@ -130,6 +137,15 @@ class TrainConfig:
             raise ConfigError(f"eval_episodes must be a non-negative integer, got {self.eval_episodes!r}")
         if self.encoding not in ENCODINGS:
             raise ConfigError(f"encoding must be one of {ENCODINGS}, got {self.encoding!r}")
+        if self.cell not in CELLS:
+            raise ConfigError(f"cell must be one of {CELLS}, got {self.cell!r}")
+        if not isinstance(self.task, str) or not self.task:
+            raise ConfigError(f"task must be a gymnax environment id, got {self.task!r}")
+        if not isinstance(self.task_params, tuple) or not all(
+                isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str)
+                for p in self.task_params):
+            raise ConfigError(f"task_params must be ((name, value), ...), got "
+                              f"{self.task_params!r}")
         if self.rnn_init not in RNN_INITS:
             raise ConfigError(f"rnn_init must be one of {RNN_INITS}, got {self.rnn_init!r}")
         if self.rollout_len % self.seq_len:
@@ -160,6 +176,8 @@ class TrainConfig:
         d = dict(d)
         # Runs saved before `rnn_init` existed were initialised with N(0, gain²/H).
         d.setdefault("rnn_init", "normal")
+        # JSON turns the task_params tuple of pairs into a list of lists.
+        d["task_params"] = tuple(tuple(p) for p in d.get("task_params", ()))
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:

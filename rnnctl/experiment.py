@@ -30,16 +30,18 @@ __all__ = ["make_agents", "agent_inputs", "train_agents", "train_to_dir", "Train
 
 
 def make_agents(seeds, obs=OBS_SETTINGS, sweep: dict | None = None,
-                rnn_inits=None) -> list[dict]:
+                rnn_inits=None, variants=None) -> list[dict]:
     """One agent per (cell initialisation × hyperparameter combination × seed × obs).
 
     Args:
       seeds: iterable of ints.
-      obs: observability settings, each "fo" or "po".
+      obs: observation variants, each among `variants`.
       sweep: optional {hyperparameter: [values]} (names from `config.SWEPT_FIELDS`).
       rnn_inits: optional list of cell initialisations (`config.RNN_INITS`); each agent
         then records its own "rnn_init" (else the config's applies to all). Agents of
         every initialisation train in one compiled program.
+      variants: the task's observation variants (`envs.Task.variants`); default
+        Pendulum's ("fo", "po", "pv").
     Returns:
       list of {"seed", "obs"} dicts, plus {"hyper": {name: value}} when `sweep` is given
       and {"rnn_init": name} when `rnn_inits` is.
@@ -52,11 +54,14 @@ def make_agents(seeds, obs=OBS_SETTINGS, sweep: dict | None = None,
     if any(s < 0 for s in seeds):
         raise ConfigError(f"seeds must be non-negative, got {seeds}")
     obs = list(obs)
+    if variants is None:
+        from rnnctl.envs import PENDULUM_VARIANTS as variants
+    variants = tuple(variants)
     for o in obs:
-        if o not in OBS_SETTINGS:
-            raise ConfigError(f"obs must be among {OBS_SETTINGS}, got {o!r}")
+        if o not in variants:
+            raise ConfigError(f"obs must be among {variants}, got {o!r}")
     if not obs or len(set(obs)) != len(obs):
-        raise ConfigError(f"obs: need distinct settings among {OBS_SETTINGS}, got {obs}")
+        raise ConfigError(f"obs: need distinct settings among {variants}, got {obs}")
     sweep = dict(sweep or {})
     for name, values in sweep.items():
         if name not in SWEPT_FIELDS:
@@ -92,18 +97,23 @@ def agent_inputs(config: TrainConfig, agents: list[dict]):
       config: the training configuration (its `encoding` sets the input size I).
       agents: from `make_agents`, A of them.
     Returns:
-      (keys [A] PRNG keys from the seeds, masks [A, I] observation masks (FO/PO),
+      (keys [A] PRNG keys from the seeds, masks [A, I] observation masks (the agents'
+      variants of `envs.get_task(config)`),
       hypers `Hyper` with leaves [A]: the config's hyperparameters with each agent's
       swept values, rnn_inits [A] int32: index of each agent's cell initialisation in
-      `networks.RNN_INITS`, the config's unless the agent names its own).
+      `networks.RNN_INITS`, the config's unless the agent names its own; None when no
+      agent names one).
     """
     import jax.numpy as jnp
     from rnnctl import envs, ppo
     from rnnctl.config import stack_hypers
     keys = ppo.agent_keys([a["seed"] for a in agents])
-    masks = jnp.stack([envs.obs_mask(a["obs"], config.encoding) for a in agents])
+    task = envs.get_task(config)
+    masks = jnp.stack([task.mask(a["obs"]) for a in agents])
     hypers = stack_hypers([config.hyper(**a.get("hyper", {})) for a in agents])
     from rnnctl.config import RNN_INITS
+    if not any("rnn_init" in a for a in agents):      # all the config's: built alone
+        return keys, masks, hypers, None
     inits = jnp.asarray([RNN_INITS.index(a.get("rnn_init", config.rnn_init)) for a in agents],
                         jnp.int32)
     return keys, masks, hypers, inits

@@ -1,4 +1,5 @@
-"""Recurrent PPO for vanilla-RNN Pendulum agents, as one compiled program.
+"""Recurrent PPO for recurrent agents (RNN, GRU, LSTM) on a gymnax task, as one compiled
+program (the paper: vanilla-RNN agents on Pendulum).
 
 `make_train(config)` returns a `Trainer` whose functions are pure and jit-compiled once:
 environment stepping, the RNN, GAE, and the PPO epochs and minibatches all run inside one
@@ -37,8 +38,8 @@ class Transition:
 
     x: jax.Array                # [I] agent input
     start: jax.Array            # [] bool: first step of an episode (h was reset before it)
-    h_in: jax.Array             # [H] hidden state carried into this step (before reset)
-    action: jax.Array           # [] sampled torque
+    h_in: jax.Array             # [S] cell state carried into this step (before reset)
+    action: jax.Array           # [] sampled action (torque; int32 category; [D] Box)
     log_prob: jax.Array         # []
     value: jax.Array            # [] V(h_t)
     reward: jax.Array           # [] raw environment reward
@@ -53,9 +54,9 @@ class EnvCarry:
     """State of one agent's environments between steps (leaves [E, ...])."""
 
     env_state: envs.EnvState
-    obs: jax.Array              # [E, 3] gymnax observation to act on next
+    obs: jax.Array              # [E, O] gymnax observation to act on next
     start: jax.Array            # [E] bool
-    h: jax.Array                # [E, H]
+    h: jax.Array                # [E, S] cell state
     episode_return: jax.Array   # [E] running return
 
 
@@ -68,7 +69,7 @@ class AgentState:
     env: EnvCarry
     key: jax.Array
     update: jax.Array           # [] int32: updates done
-    mask: jax.Array             # [I] observation mask (FO/PO)
+    mask: jax.Array             # [I] observation mask (the agent's observation variant)
     hyper: Hyper
     diverged_at: jax.Array      # [] int32: first update with NaN/inf (-1: none); from then
                                 # on the agent's parameters stay at their last finite value
@@ -191,26 +192,29 @@ def make_train(config: TrainConfig, mesh: jax.sharding.Mesh | None = None) -> Tr
     E, T, L = cfg.n_envs, cfg.rollout_len, cfg.seq_len
     n_seq = cfg.n_sequences
     mb_size = n_seq // cfg.n_minibatches
-    in_dim = envs.input_dim(cfg.encoding)
-
-    def observe(raw, mask):
-        return envs.observe(raw, mask, cfg.encoding, cfg.theta_dot_scale)
+    task = envs.get_task(cfg)
+    in_dim = task.input_dim
+    state_dim = cfg.hidden * (2 if cfg.cell == "lstm" else 1)
+    observe = task.observe
 
     # ---- init ----------------------------------------------------------------------
     def init_agent(key, mask, hyper, rnn_init):
         k_param, k_env, k_next = jax.random.split(key, 3)
         params = networks.init_params(k_param, in_dim, cfg.hidden, cfg.head_hidden,
                                       cfg.recurrent_gain, cfg.init_log_std,
-                                      cfg.rnn_init)
+                                      cfg.rnn_init, cfg.cell, task.action)
         # A per-agent cell initialisation (index into RNN_INITS) replaces the config's, so
         # agents of several initialisations train in one program; the heads are the same.
-        k_rnn = jax.random.split(k_param, 6)[0]
-        cells = [networks.init_rnn(k_rnn, in_dim, cfg.hidden, name, cfg.recurrent_gain)
-                 for name in networks.RNN_INITS]
-        params["rnn"] = jax.tree.map(lambda *leaves: jnp.stack(leaves)[rnn_init], *cells)
-        obs, env_state = jax.vmap(envs.reset)(jax.random.split(k_env, E))
+        # (None: every agent takes the config's, which is then the only one built: the
+        # same numbers, and a third of the initialisers to compile.)
+        if rnn_init is not None:
+            k_rnn = jax.random.split(k_param, 6)[0]
+            cells = [networks.init_rnn(k_rnn, in_dim, cfg.hidden, name, cfg.recurrent_gain,
+                                       cfg.cell) for name in networks.RNN_INITS]
+            params["rnn"] = jax.tree.map(lambda *leaves: jnp.stack(leaves)[rnn_init], *cells)
+        obs, env_state = jax.vmap(task.reset)(jax.random.split(k_env, E))
         env = EnvCarry(env_state=env_state, obs=obs, start=jnp.ones((E,), bool),
-                       h=jnp.zeros((E, cfg.hidden)), episode_return=jnp.zeros((E,)))
+                       h=jnp.zeros((E, state_dim)), episode_return=jnp.zeros((E,)))
         opt_state = _optimizer(hyper, hyper.lr).init(params)
         return AgentState(params=params, opt_state=opt_state, env=env, key=k_next,
                           update=jnp.int32(0), mask=mask, hyper=hyper,
@@ -219,18 +223,22 @@ def make_train(config: TrainConfig, mesh: jax.sharding.Mesh | None = None) -> Tr
     # ---- deterministic evaluation ----------------------------------------------------
     def evaluate_agent(params, mask, key):
         n = max(cfg.eval_episodes, 1)
-        obs, env_state = jax.vmap(envs.reset)(jax.random.split(key, n))
+        obs, env_state = jax.vmap(task.reset)(jax.random.split(key, n))
 
         def body(carry, k):
             obs, env_state, h = carry
             h = networks.cell(params, h, observe(obs, mask))
-            action, _ = networks.policy(params, h)
-            res = jax.vmap(envs.step)(jax.random.split(k, n), env_state, action)
-            return (res.obs, res.state, h), res.reward
+            action = networks.mode(params, h)
+            res = jax.vmap(task.step)(jax.random.split(k, n), env_state, action)
+            done = jnp.logical_or(res.terminated, res.truncated)
+            return (res.obs, res.state, h), (res.reward, done)
 
-        carry = (obs, env_state, jnp.zeros((n, cfg.hidden)))
-        _, rewards = jax.lax.scan(body, carry, jax.random.split(key, envs.EPISODE_LEN),
-                                  unroll=cfg.scan_unroll)
+        carry = (obs, env_state, jnp.zeros((n, state_dim)))
+        _, (rewards, done) = jax.lax.scan(body, carry, jax.random.split(key, task.horizon),
+                                          unroll=cfg.scan_unroll)
+        if task.can_terminate:  # count each episode up to its end (gymnax auto-resets)
+            ended_before = jnp.cumsum(done, axis=0) - done
+            rewards = jnp.where(ended_before > 0, 0.0, rewards)
         return rewards.sum(0).mean()
 
     # ---- rollout ---------------------------------------------------------------------
@@ -245,7 +253,7 @@ def make_train(config: TrainConfig, mesh: jax.sharding.Mesh | None = None) -> Tr
             dist = networks.distribution(mean, log_std)
             action = dist.sample(seed=k_act)
             log_prob = dist.log_prob(action)
-            res = jax.vmap(envs.step)(jax.random.split(k_env, E), env.env_state, action)
+            res = jax.vmap(task.step)(jax.random.split(k_env, E), env.env_state, action)
             ep_ret = env.episode_return + res.reward
             done = jnp.logical_or(res.terminated, res.truncated)
             tr = Transition(x=x, start=env.start, h_in=env.h, action=action,
@@ -364,11 +372,9 @@ def make_train(config: TrainConfig, mesh: jax.sharding.Mesh | None = None) -> Tr
         return new_state, metrics
 
     # ---- compiled entry points -------------------------------------------------------
-    default_init = networks.RNN_INITS.index(cfg.rnn_init)
-
     def v_init(keys, masks, hypers, rnn_inits=None):
         if rnn_inits is None:
-            rnn_inits = jnp.full(keys.shape, default_init, jnp.int32)
+            return jax.vmap(lambda k, m, h: init_agent(k, m, h, None))(keys, masks, hypers)
         return jax.vmap(init_agent)(keys, masks, hypers, rnn_inits)
     v_update = jax.vmap(update_agent)
 

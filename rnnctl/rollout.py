@@ -21,7 +21,7 @@ from flax import struct
 from rnnctl import envs, networks
 from rnnctl.config import ConfigError, TrainConfig
 
-__all__ = ["Rollout", "rollout", "goal_input", "hanging_input", "constant_input",
+__all__ = ["Rollout", "rollout", "Episodes", "episodes", "goal_input", "hanging_input", "constant_input",
            "fixed_point_inputs", "FP_INPUTS"]
 
 #: The constant inputs at which fixed points are searched (SCIENCE.md §5): the goal
@@ -42,7 +42,7 @@ class Rollout:
       theta: [E, T] angle of the observed state, wrapped to [-π, π) (0 = upright).
       theta_dot: [E, T] angular velocity of the observed state (rad/s, in [-8, 8]).
       x: [E, T, I] network input (θ̇ entry exactly 0 for PO agents).
-      h: [E, T, H] hidden state after reading x_t.
+      h: [E, T, S] cell state after reading x_t (S = H; an LSTM's [c, h]: S = 2H).
       action: [E, T] policy mean (the deterministic action, before the env's clipping).
       torque: [E, T] torque applied by the env: `action` clipped to ±`envs.MAX_TORQUE`.
       reward: [E, T] reward of step t.
@@ -144,7 +144,7 @@ def rollout(params: networks.Params, *, obs, key: jax.Array, n_episodes: int = 5
 
 @partial(jax.jit, static_argnames=("n_episodes", "steps", "encoding"))
 def _rollout(params, mask, key, theta_dot_scale, *, n_episodes, steps, encoding) -> Rollout:
-    hidden = networks.hidden_size(params)
+    hidden = networks.state_size(params)  # H, or 2H for an LSTM's [c, h]
     dtype = params["rnn"]["W_h"].dtype
 
     def episode(key):
@@ -165,6 +165,89 @@ def _rollout(params, mask, key, theta_dot_scale, *, n_episodes, steps, encoding)
         h0 = jnp.zeros((hidden,), dtype)
         inputs = (jax.random.split(k_steps, steps), jnp.arange(steps))
         _, out = jax.lax.scan(body, (h0, raw, state), inputs)
+        return out
+
+    return jax.vmap(episode)(jax.random.split(key, n_episodes))
+
+
+# ----------------------------------------------------------------------------- any task
+
+@struct.dataclass
+class Episodes:
+    """Deterministic episodes of any task (`episodes`), batch-first: E episodes of T steps.
+
+    At step t the agent reads x_t, updates its cell state to h_t = F(h_{t−1}, x_t)
+    (h_{−1} = 0), takes the deterministic action (`networks.mode`) and receives r_t.
+    Each episode runs until it ends or T steps; `alive` marks the steps before its end.
+
+    Attributes:
+      x: [E, T, I] network input.
+      h: [E, T, S] cell state after reading x_t.
+      action: [E, T] (or [E, T, D]) deterministic action.
+      reward: [E, T] reward of step t (0 after the episode's end).
+      alive: [E, T] bool: step t belongs to the episode (not past its end).
+      state_vars: [E, T, V] the task's declared state variables at step t
+        (`envs.Task.state_vars`), observed before acting.
+    """
+
+    x: jax.Array
+    h: jax.Array
+    action: jax.Array
+    reward: jax.Array
+    alive: jax.Array
+    state_vars: jax.Array
+
+    @property
+    def returns(self) -> jax.Array:
+        """Episode returns [E]."""
+        return self.reward.sum(-1)
+
+
+def episodes(params: networks.Params, task, mask: jax.Array, key: jax.Array,
+             n_episodes: int = 5, steps: int | None = None) -> Episodes:
+    """Deterministic episodes of `task` (an `envs.Task`) from random starts, each from h = 0.
+
+    Args:
+      params: one agent's parameters (vmap for a stack).
+      task: `envs.get_task(config)`.
+      mask: [I] the agent's observation mask (`task.mask(variant)`; may be traced).
+      key: PRNG key; the same key gives the same episodes.
+      n_episodes: E.
+      steps: T (default `task.horizon`).
+    Returns:
+      `Episodes` with arrays [E, T, ...].
+    """
+    steps = task.horizon if steps is None else steps
+    if not isinstance(steps, int) or steps <= 0:
+        raise ConfigError(f"steps must be a positive integer, got {steps!r}")
+    if not isinstance(n_episodes, int) or n_episodes <= 0:
+        raise ConfigError(f"n_episodes must be a positive integer, got {n_episodes!r}")
+    return _episodes(params, jnp.asarray(mask, jnp.float32), key, task=task,
+                     n_episodes=n_episodes, steps=steps)
+
+
+@partial(jax.jit, static_argnames=("task", "n_episodes", "steps"))
+def _episodes(params, mask, key, *, task, n_episodes, steps) -> Episodes:
+    size = networks.state_size(params)
+
+    def episode(key):
+        k_reset, k_steps = jax.random.split(key)
+        raw, state = task.reset(k_reset)
+
+        def body(carry, k):
+            h, raw, state, alive = carry
+            x = task.observe(raw, mask)
+            h = networks.cell(params, h, x)
+            action = networks.mode(params, h)
+            res = task.step(k, state, action)
+            out = Episodes(x=x, h=h, action=action, reward=jnp.where(alive, res.reward, 0.0),
+                           alive=alive, state_vars=task.state_values(state))
+            ended = jnp.logical_or(res.terminated, res.truncated)
+            return (h, res.obs, res.state, alive & ~ended), out
+
+        h0 = jnp.zeros((size,), params["rnn"]["W_h"].dtype)
+        _, out = jax.lax.scan(body, (h0, raw, state, jnp.bool_(True)),
+                              jax.random.split(k_steps, steps))
         return out
 
     return jax.vmap(episode)(jax.random.split(key, n_episodes))

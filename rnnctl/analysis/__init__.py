@@ -23,7 +23,8 @@ from rnnctl.analysis.fixed_points import (FixedPoints, find_fixed_points, rnn_ce
                                           sample_initial_states, sort_eigvals, speed)
 from rnnctl.analysis.geometry import (PCA, participation_ratio, pca, ring_score,
                                       theta_bin_means, theta_variance_explained)
-from rnnctl.analysis.linearize import (Timescales, eigvals_host, integration_timescales,
+from rnnctl.analysis.linearize import (Timescales, cell_jacobians, eigvals_host,
+                                       integration_timescales,
                                        mean_ci, recurrent_jacobians, timescales,
                                        timescales_from_eigvals, timescales_host)
 from rnnctl.analysis.policy import PolicyMap, boundary_contrast, policy_map, sharpness
@@ -43,7 +44,7 @@ __all__ = [
     "sort_eigvals",
     # linearisation and timescales
     "timescales", "integration_timescales", "timescales_from_eigvals", "Timescales",
-    "recurrent_jacobians", "mean_ci", "eigvals_host", "timescales_host",
+    "recurrent_jacobians", "cell_jacobians", "mean_ci", "eigvals_host", "timescales_host",
     # geometry
     "PCA", "pca", "ring_score", "theta_bin_means", "participation_ratio",
     "theta_variance_explained",

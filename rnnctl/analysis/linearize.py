@@ -29,7 +29,7 @@ from flax import struct
 
 from rnnctl.analysis.fixed_points import sort_eigvals
 
-__all__ = ["timescales", "recurrent_jacobians", "Timescales", "integration_timescales",
+__all__ = ["timescales", "recurrent_jacobians", "cell_jacobians", "Timescales", "integration_timescales",
            "timescales_from_eigvals", "mean_ci", "sort_eigvals", "eigvals_host",
            "timescales_host"]
 
@@ -71,6 +71,30 @@ def recurrent_jacobians(params, h: jax.Array) -> jax.Array:
     """
     w_h = params["rnn"]["W_h"] if isinstance(params, Mapping) else jnp.asarray(params)
     return (1.0 - h * h)[..., :, None] * w_h
+
+
+def cell_jacobians(params, h: jax.Array, x: jax.Array) -> jax.Array:
+    """J_t = ∂F(s_{t−1}, x_t)/∂s_{t−1} along trajectories of any cell (RNN, GRU, LSTM).
+
+    The vanilla RNN takes the closed form diag(1 − h_t²) W_h (`recurrent_jacobians`); the
+    other cells differentiate the cell with `jax.jacfwd` at (s_{t−1}, x_t), with s_{−1} = 0
+    (each trajectory starts from the zero state, as rollouts do).
+
+    Args:
+      params: an agent's parameters.
+      h: [..., T, S] cell states after each step (`Rollout.h`, `Episodes.h`).
+      x: [..., T, I] inputs of each step.
+    Returns:
+      [..., T, S, S] Jacobians.
+    """
+    from rnnctl import networks  # lazy: keeps `from rnnctl import analysis` light
+    if networks.cell_type(params) == "rnn":
+        return recurrent_jacobians(params, h)
+    prev = jnp.concatenate([jnp.zeros_like(h[..., :1, :]), h[..., :-1, :]], axis=-2)
+    lead = prev.shape[:-1]
+    jac = jax.vmap(lambda s, xx: networks.state_jacobian(params, s, xx))(
+        prev.reshape(-1, prev.shape[-1]), x.reshape(-1, x.shape[-1]))
+    return jac.reshape(lead + jac.shape[-2:])
 
 
 def mean_ci(samples: jax.Array, confidence: float = 0.99, axis: int = 0
@@ -292,8 +316,9 @@ def eigvals_host(mats: np.ndarray) -> np.ndarray:
     return (wr + 1j * wi).astype(np.complex64)
 
 
-def timescales_host(w_h, h, *, top: int = 5, stride: int = 1, confidence: float = 0.99,
-                    workers: int = 1, on_error=None) -> dict[str, np.ndarray]:
+def timescales_host(w_h, h, *, x=None, valid=None, top: int = 5, stride: int = 1,
+                    confidence: float = 0.99, workers: int = 1, on_error=None
+                    ) -> dict[str, np.ndarray]:
     """Integration timescales at every checkpoint, eigenvalues on the host in threads.
 
     The same estimator as `analysis.integration_timescales` (J_t = diag(1 − h_t²) W_h at
@@ -303,21 +328,42 @@ def timescales_host(w_h, h, *, top: int = 5, stride: int = 1, confidence: float 
     `workers` threads: LAPACK's geev is single-threaded and dominates the cost (about
     0.35 ms per 64×64 matrix per core; jax's batched eigvals runs on one core).
 
+    Any other cell (GRU, LSTM) gets its Jacobians J_t = ∂F(s_{t−1}, x_t)/∂s_{t−1} from
+    `cell_jacobians` (`jax.jacfwd`, on the device), and the same summary.
+
     Args:
-      w_h: [C, H, H] recurrent weights per checkpoint.
-      h: [C, E, T, H] rollout hidden states per checkpoint.
+      w_h: [C, H, H] recurrent weights of a vanilla RNN per checkpoint, or the agent's
+        parameters with leaves [C, ...] (any cell; a vanilla RNN's take the closed form).
+      h: [C, E, T, S] rollout cell states per checkpoint.
+      x: [C, E, T, I] rollout inputs; needed for cells other than the vanilla RNN.
+      valid: optional [C, E, T] bool: steps to use (e.g. `Episodes.alive`); the others
+        are left out of the means, as a step without a stable mode is.
       on_error: optional callable(checkpoint, exception) -> exception to raise instead.
     Returns:
       {"tau_mean" [C, k], "tau_ci" [C, k, 2], "tau_avg" [C], "tau_avg_ci" [C, 2],
        "tau_frac_capped" [C]} as NumPy arrays (τ in steps).
     """
+    jac_of = None
+    if isinstance(w_h, Mapping):
+        from rnnctl import networks
+        if networks.cell_type(w_h) == "rnn":
+            w_h = w_h["rnn"]["W_h"]
+        else:
+            if x is None:
+                raise ValueError(f"a {networks.cell_type(w_h)} cell needs the inputs x")
+            params, xs = w_h, jnp.asarray(x)
+            w_h = params["rnn"]["W_h"]
+            jac_of = lambda c: np.asarray(_strided_jacobians(
+                jax.tree.map(lambda v: v[c], params), jnp.asarray(h[c]), xs[c], stride))
     w_h = np.asarray(w_h)
     h = np.asarray(h)
-    n_ckpt, hidden = w_h.shape[0], w_h.shape[-1]
-    steps = h.reshape(n_ckpt, -1, hidden)[:, ::stride]
+    n_ckpt, size = h.shape[0], h.shape[-1]
+    steps = h.reshape(n_ckpt, -1, size)[:, ::stride]
 
     def eig(c):
         try:
+            if jac_of is not None:
+                return eigvals_host(jac_of(c))
             s = steps[c].astype(np.float32)
             jac = (1.0 - s * s)[:, :, None] * w_h[c].astype(np.float32)[None]
             return eigvals_host(jac)
@@ -331,7 +377,21 @@ def timescales_host(w_h, h, *, top: int = 5, stride: int = 1, confidence: float 
             lam = np.stack(list(ex.map(eig, range(n_ckpt))))
     else:
         lam = np.stack([eig(c) for c in range(n_ckpt)])
+    if valid is not None:   # NaN eigenvalues give NaN τ, which the summary leaves out
+        keep = np.asarray(valid, bool).reshape(n_ckpt, -1)[:, ::stride]
+        lam = np.where(keep[..., None], lam, np.nan + 0j).astype(lam.dtype)
     ts = _tau_summary(jnp.asarray(lam), top, float(confidence))
     return {"tau_mean": np.asarray(ts.mean), "tau_ci": np.asarray(ts.ci),
             "tau_avg": np.asarray(ts.avg), "tau_avg_ci": np.asarray(ts.avg_ci),
             "tau_frac_capped": np.asarray(ts.frac_capped)}
+
+
+@partial(jax.jit, static_argnames=("stride",))
+def _strided_jacobians(params, h, x, stride: int):
+    """`cell_jacobians` of one checkpoint's rollouts h [E, T, S], x [E, T, I], flattened
+    over steps in order and strided: [N, S, S]."""
+    from rnnctl import networks
+    prev = jnp.concatenate([jnp.zeros_like(h[..., :1, :]), h[..., :-1, :]], axis=-2)
+    prev = prev.reshape(-1, prev.shape[-1])[::stride]
+    return jax.vmap(lambda s, xx: networks.state_jacobian(params, s, xx))(
+        prev, x.reshape(-1, x.shape[-1])[::stride])

@@ -237,7 +237,7 @@ def _analyse_agent(a, agent, flat, ok_a, st, opts, cfg, tds, theta_ring, keys, w
     del fps
     with stage("timescales", sub, **where):
         out.update(analysis.timescales_host(
-            params["rnn"]["W_h"], roll.h, top=opts.tau_top, stride=opts.tau_stride,
+            params, roll.h, x=roll.x, top=opts.tau_top, stride=opts.tau_stride,
             confidence=opts.tau_confidence, workers=opts.tau_workers,
             on_error=lambda c, e: PipelineError("timescales", e, checkpoint=c, **where)))
     with stage("geometry", sub, **where):

@@ -117,8 +117,11 @@ def build_summary(run, results: AnalysisResults, claims: list[Claim], timing: di
 
 
 def _rho_init(run) -> list:
-    """Spectral radius of W_h at initialisation, per agent."""
+    """Spectral radius of W_h at initialisation, per agent (None for gated cells, whose
+    W_h stacks one block per gate)."""
     w = np.asarray(run.stacked_params()["rnn"]["W_h"][:, 0], np.float64)
+    if w.shape[-2] != w.shape[-1]:
+        return [None] * len(w)
     return [float(np.abs(np.linalg.eigvals(m)).max()) for m in w]
 
 
