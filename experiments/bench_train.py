@@ -1,6 +1,7 @@
 """Training throughput: the default 10-agent sweep vs. agent-by-agent vs. sb3 RecurrentPPO.
 
     python -m experiments.bench_train [--out runs/bench/bench_train.json] [--sb3-updates 3]
+    python -m experiments.bench_train --grid --out runs/bench/bench_grid.json  # task × cell
 
 Everything is measured in this one process, so compare the ratios, not the absolute
 numbers across machines. Prints a table and writes JSON. The sb3-contrib row needs the
@@ -154,6 +155,33 @@ def unroll_rows(agents: list[dict], values: list[int], updates: int) -> list[dic
     return rows
 
 
+GRID_TASKS = ("Pendulum-v1", "CartPole-v1", "MemoryChain-bsuite", "BernoulliBandit-misc")
+
+
+def grid_rows(tasks, cells, n_agents: int, updates: int) -> list[dict]:
+    """Training throughput per task × cell: `n_agents` agents (seeds of the task's first
+    observation variant) × `updates` updates of the default budget, each grid point one
+    compiled program, timed after its compilation."""
+    from rnnctl import envs
+    rows = []
+    for task in tasks:
+        for cell in cells:
+            config = TrainConfig(task=task, cell=cell, n_updates=updates)
+            t = envs.get_task(config)
+            agents = make_agents(range(n_agents), [next(iter(t.variants))],
+                                 variants=t.variants)
+            r = train_agents(config, agents, progress=False)
+            row = {"task": task, "cell": cell, "agents": n_agents, "compile_s": r.compile_s,
+                   "train_s": r.train_s, "env_steps_per_s": r.env_steps / r.train_s}
+            rows.append(row)
+            print(f"  {task:<22}{cell:<6}compile {r.compile_s:5.1f} s, train "
+                  f"{r.train_s:6.1f} s, {row['env_steps_per_s']:>9,.0f} steps/s", flush=True)
+    base = rows[0]["env_steps_per_s"]
+    for row in rows:
+        row["ratio_to_first"] = row["env_steps_per_s"] / base
+    return rows
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m experiments.bench_train",
                                 description=__doc__.split("\n\n")[0])
@@ -167,7 +195,34 @@ def main(argv=None) -> int:
                    help="only compare lax.scan unroll values (e.g. 1,2,4,8) on the same "
                         "sweep shortened to --unroll-updates; writes --out")
     p.add_argument("--unroll-updates", type=int, default=10)
+    p.add_argument("--grid", action="store_true",
+                   help="only env-steps/s per task × cell (--tasks × --cells, --grid-agents "
+                        "agents, --grid-updates updates each); writes --out")
+    p.add_argument("--tasks", default=",".join(GRID_TASKS))
+    p.add_argument("--cells", default="rnn,gru,lstm")
+    p.add_argument("--grid-agents", type=int, default=10)
+    p.add_argument("--grid-updates", type=int, default=10)
     args = p.parse_args(argv)
+    if args.grid:
+        tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+        cells = [c.strip() for c in args.cells.split(",") if c.strip()]
+        print(f"env-steps/s per task × cell, {args.grid_agents} agents × {args.grid_updates} "
+              f"updates × {TrainConfig.rollout_len} steps, on {jax.devices()[0]} "
+              f"({os.cpu_count()} CPUs):")
+        rows = grid_rows(tasks, cells, args.grid_agents, args.grid_updates)
+        print(f"\n{'task':<22}" + "".join(f"{c:>14}" for c in cells) + "   (steps/s; ratio to "
+              f"{tasks[0]} {cells[0]})")
+        for task in tasks:
+            cells_txt = "".join(f"{r['env_steps_per_s']:>9,.0f} ({r['ratio_to_first']:.2f})"
+                                for r in rows if r["task"] == task)
+            print(f"{task:<22}{cells_txt}")
+        from rnnctl.runs import write_json
+        write_json(args.out, {"machine": {"platform": platform.platform(),
+                                          "cpus": os.cpu_count(),
+                                          "device": str(jax.devices()[0])},
+                              "grid": rows})
+        print(f"wrote {args.out}")
+        return 0
     if args.unroll:
         values = [int(v) for v in args.unroll.split(",")]
         print(f"lax.scan unroll, {2 * args.seeds} agents × {args.unroll_updates} updates, "

@@ -5,7 +5,7 @@ directory and one compiled program per cell), runs the task-agnostic analysis
 (`rnnctl.task_analysis`) on each, and writes one comparison: return, fixed points at the
 zero and the mean input, and the top-5 timescale τ over training, per cell, with 95 %
 intervals across seeds, plus a paired test per cell of τ at the first against the last
-analysed checkpoint. Re-running the same command reuses finished runs and analyses.
+analysed checkpoint. Re-running the same command reuses finished runs and per-agent analyses.
 
     python -m experiments.cells                         # Pendulum PO, 10 seeds, 3 cells
     python -m experiments.cells --seeds 2 --updates 3 --quick --out /tmp/cells   # smoke
@@ -62,7 +62,7 @@ def run_cell(cell: str, config: TrainConfig, args) -> dict:
     from rnnctl import envs
     from rnnctl.experiment import make_agents, train_to_dir
     from rnnctl.paper import DEFAULT_OPTIONS, QUICK_OPTIONS
-    from rnnctl.runs import RunError, read_json, read_run_meta
+    from rnnctl.runs import RunError, read_run_meta
     from rnnctl.task_analysis import analyse_task_run
     out = Path(args.out) / cell
     task = envs.get_task(config)
@@ -78,12 +78,9 @@ def run_cell(cell: str, config: TrainConfig, args) -> dict:
         print(f"{cell}: trained {len(agents)} agents in {time.perf_counter() - t0:.0f} s "
               f"({res.env_steps / res.train_s:,.0f} steps/s after a {res.compile_s:.0f} s "
               f"compile)", flush=True)
-    summary_path = out / "summary.json"
     opts = QUICK_OPTIONS if args.quick else DEFAULT_OPTIONS
     opts = dataclasses.replace(opts, checkpoint_stride=args.checkpoint_stride)
-    if summary_path.is_file() and read_json(summary_path).get("kind") == "task":
-        return read_json(summary_path)
-    return analyse_task_run(out, progress=not args.quiet, options=opts)
+    return analyse_task_run(out, progress=not args.quiet, options=opts)   # parts reused
 
 
 def compare(summaries: dict[str, dict]) -> dict:
@@ -95,7 +92,7 @@ def compare(summaries: dict[str, dict]) -> dict:
                                        "n_fp_zero", "n_fp_mean", "n_stable_zero",
                                        "n_stable_mean", "tau_avg", "tau_first_vs_last")}
         out[cell]["updates"] = s["updates"]
-        out[cell]["analysis_s"] = s["analysis_s"]
+        out[cell]["analysis_call_s"] = s["analysis_call_s"]
     return out
 
 
@@ -110,10 +107,10 @@ def report(comp: dict, args) -> str:
     first = next(iter(comp.values()))
     u0, u1 = first["updates"][0], first["updates"][-1]
     lines = [f"# Cells compared: {args.task} {args.obs.upper()}, {args.seeds} seeds each", "",
-             f"Default config otherwise ({args.updates} updates × 1024 steps). Means with 95 % "
-             "t-intervals across seeds; τ (steps) as geometric means with 95 % bootstrap "
-             "intervals; fixed points at the zero input and the agent's mean input "
-             "(`rnnctl.task_analysis`).", "",
+             f"Default config otherwise ({args.updates} updates × 1024 steps). Returns and "
+             "fixed-point counts (at the zero input and the agent's mean input): means with "
+             "95 % percentile-bootstrap intervals across seeds; top-5 τ (steps): geometric "
+             "means with 95 % BCa bootstrap intervals (`rnnctl.task_analysis`).", "",
              f"| cell | final return | fixed points zero / mean, update {u0} → {u1} | "
              f"top-5 τ, update {u0} → {u1} | τ last / first (paired t on logs) |",
              "|---|---|---|---|---|"]

@@ -528,7 +528,7 @@ def _analyse_task(run_dir: Path, args, again: str) -> int:
         return 130
     print((run_dir / "report.md").read_text().split("![overview]")[0].rstrip())
     print(f"wrote {run_dir / 'summary.json'}, {run_dir / 'report.md'} and "
-          f"{run_dir / 'figures' / 'overview.png'} ({summary['analysis_s']:.0f} s)")
+          f"{run_dir / 'figures' / 'overview.png'} ({summary['analysis_call_s']:.0f} s)")
     return 0
 
 

@@ -17,9 +17,10 @@ the same start states at every checkpoint (common random numbers):
 
 `analyse_task_run(run_dir)` writes task_analysis.npz, summary.json, report.md and
 figures/overview.png into the run directory; `sweep` calls it for tasks other than
-Pendulum. Across seeds: means with Student-t intervals (returns, counts), geometric means
-with bootstrap intervals (τ, positive and heavy-tailed), and a paired test of τ at the
-first against the last analysed checkpoint (`analysis.stats`).
+Pendulum. Across seeds: means with percentile-bootstrap intervals (returns, counts: an
+interval within the data's range), geometric means with BCa bootstrap intervals (τ,
+positive and heavy-tailed), and a paired test of τ at the first against the last analysed
+checkpoint (`analysis.stats`).
 """
 from __future__ import annotations
 
@@ -86,7 +87,8 @@ def compute_task_analysis(run, options=None, *, progress: bool = True,
       "n_fp_mean", "n_stable_zero", "n_stable_mean", "max_eig_stable_zero",
       "max_eig_stable_mean", "tau_avg", "participation_ratio"; "tau_mean" [A, C, k];
       "mean_input" [A, I]; "pc_var_ratio" [A, 3]; "proj" [A, P, 3]; "state_vars"
-      [A, P, V] (the last checkpoint's states, P = min(visited, GEOMETRY_POINTS)).
+      [A, P, V] (the last checkpoint's states, P = min(visited, GEOMETRY_POINTS));
+      "seconds" [] this call's wall time.
     """
     from rnnctl import analysis, envs
     from rnnctl.paper.compute import analysed_checkpoints, usable_checkpoints
@@ -189,11 +191,14 @@ def _agent(a, agent, flat, ok_a, task, opts, k_ep, k_fp, analysis, fixed_points_
 
 
 def _curve(x, log: bool = False) -> dict:
+    """Across seeds (axis 0): geometric mean and BCa bootstrap CI (log: τ, positive and
+    heavy-tailed), else mean and percentile-bootstrap CI, which stays within the data's
+    range (a count never below 0, a CartPole return never above 500)."""
     from rnnctl.analysis import stats
     if log:
         g = stats.geometric_mean_ci(x)
         return {"gmean": _list(g.gmean), "low": _list(g.low), "high": _list(g.high)}
-    m = stats.mean_ci(x)
+    m = stats.bootstrap_mean_ci(x)
     return {"mean": _list(m.mean), "low": _list(m.low), "high": _list(m.high),
             "n": [int(n) for n in np.atleast_1d(m.n)]}
 
@@ -239,7 +244,8 @@ def summarise(run, res: dict[str, np.ndarray]) -> dict:
             "updates": [int(u) for u in res["updates"]],
             "horizon": task.horizon, "settings": settings,
             "diverged": [dict(d) for d in run.diverged_agents()],
-            "analysis_s": float(res["seconds"])}
+            # this call's wall time (agents analysed before and saved as parts are reused)
+            "analysis_call_s": float(res["seconds"])}
 
 
 def write_task_report(summary: dict, path) -> None:
@@ -262,8 +268,9 @@ def write_task_report(summary: dict, path) -> None:
              f"{s['action'][0]} ({s['action'][1]}); evaluation episodes of up to "
              f"{s['horizon']} steps. Analysed checkpoints: updates "
              f"{', '.join(map(str, s['updates']))}.", "",
-             "Means with 95 % Student-t intervals across seeds; τ (in steps) as geometric "
-             "means with 95 % bootstrap intervals. Fixed points at the zero input and at "
+             "Returns and fixed-point counts: means with 95 % percentile-bootstrap intervals "
+             "across seeds (within the range of the data); τ (in steps): geometric means "
+             "with 95 % BCa bootstrap intervals. Fixed points at the zero input and at "
              "the agent's mean input; τ from the eigenvalues of the cell Jacobian along "
              "deterministic episodes.", ""]
     u0, u1 = s["updates"][0], s["updates"][-1]

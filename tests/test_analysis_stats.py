@@ -168,3 +168,12 @@ def test_sign_count():
 def test_exported_from_analysis():
     assert analysis.paired_test is stats.paired_test and analysis.Stat is stats.Stat
     assert analysis.stats.mean_ci is stats.mean_ci
+def test_bootstrap_mean_ci_stays_within_the_data():
+    counts = np.array([[0, 1], [0, 3], [1, 2], [0, 2], [2, 2]], float)
+    r = stats.bootstrap_mean_ci(counts)
+    np.testing.assert_allclose(r.mean, [0.6, 2.0])
+    assert (r.low >= counts.min(0)).all() and (r.high <= counts.max(0)).all()
+    assert (r.low < r.mean).all() and (r.mean < r.high).all()
+    one = stats.bootstrap_mean_ci(np.array([3.0, 3.0, np.nan]))
+    assert one.low == one.high == one.mean == 3.0 and one.n == 2
+    assert np.isnan(stats.bootstrap_mean_ci(np.array([1.0])).low)

@@ -20,7 +20,7 @@ import numpy as np
 from flax import struct
 
 __all__ = ["Stat", "paired_test", "one_sample_test", "geometric_mean_ci", "GeometricMeanCI",
-           "mean_ci", "MeanCI", "sign_count", "SignCount"]
+           "mean_ci", "MeanCI", "bootstrap_mean_ci", "sign_count", "SignCount"]
 
 _ALTERNATIVES = ("greater", "less", "two-sided")
 
@@ -337,3 +337,52 @@ def sign_count(before, after, *, alternative: str = "greater") -> SignCount:
     k, n = int((d > 0).sum()), int(d.size)
     p = float(stats.binomtest(k, n, 0.5, alternative=alternative).pvalue) if n else float("nan")
     return SignCount(k, n, p)
+
+
+def bootstrap_mean_ci(x, confidence: float = 0.95, *, n_resamples: int = 2000,
+                      seed: int = 0) -> MeanCI:
+    """Mean with a percentile-bootstrap interval, along axis 0, for bounded quantities.
+
+    A percentile interval lies within the range of the data, so a count (fixed points)
+    or a fraction never gets an interval below 0 as a t-interval on few seeds can
+    (`scipy.stats.bootstrap`, method "percentile", vectorised over columns). NaN values
+    are dropped per column; a column with one value, or all equal, has CI = (mean, mean)
+    when constant and NaN when n < 2.
+
+    Args:
+      x: [n] or [n, ...] samples along axis 0.
+      confidence: coverage of the two-sided interval.
+      n_resamples, seed: the bootstrap's resamples and NumPy generator seed.
+    Returns:
+      `MeanCI(mean, low, high, sd, n)` (floats for [n] input, else arrays [...]).
+    """
+    from scipy import stats
+
+    a = np.asarray(x, np.float64)
+    if a.ndim == 0:
+        raise ValueError("x needs a sample axis 0")
+    cols = a.reshape(a.shape[0], -1)
+    ok = np.isfinite(cols)
+    n = ok.sum(0)
+    mean = np.full(cols.shape[1], np.nan)
+    low, high, sd = mean.copy(), mean.copy(), mean.copy()
+    for c in range(cols.shape[1]):
+        v = cols[ok[:, c], c]
+        if v.size == 0:
+            continue
+        mean[c] = v.mean()
+        if v.size < 2:
+            continue
+        sd[c] = v.std(ddof=1)
+        if np.ptp(v) == 0:
+            low[c] = high[c] = mean[c]
+            continue
+        res = stats.bootstrap((v,), np.mean, n_resamples=n_resamples,
+                              confidence_level=confidence, method="percentile",
+                              rng=np.random.default_rng(seed))
+        low[c], high[c] = res.confidence_interval.low, res.confidence_interval.high
+    shape = a.shape[1:]
+    if not shape:
+        return MeanCI(float(mean[0]), float(low[0]), float(high[0]), float(sd[0]), int(n[0]))
+    return MeanCI(mean.reshape(shape), low.reshape(shape), high.reshape(shape),
+                  sd.reshape(shape), n.reshape(shape))
