@@ -48,6 +48,7 @@ def test_cache_directory_rules(tmp_path, monkeypatch):
     assert compile_cache.enable() is None
 
 
+@pytest.mark.slow   # a benchmark's smoke test (40 s of CI); `-m slow` runs it
 def test_scaling_benchmark_runs_at_a_tiny_size(tmp_path):
     out, png = tmp_path / "scaling.json", tmp_path / "scaling.png"
     res = subprocess.run([sys.executable, "-m", "experiments.bench_scaling", "--agents", "2",
