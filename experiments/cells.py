@@ -97,12 +97,7 @@ def compare(summaries: dict[str, dict]) -> dict:
 
 
 def report(comp: dict, args) -> str:
-    def m(c, i=-1, nd=1):
-        key = "gmean" if "gmean" in c else "mean"
-        v, lo, hi = c[key][i], c["low"][i], c["high"][i]
-        if v is None:
-            return "n/a"
-        return f"{v:.{nd}f}" + (f" [{lo:.{nd}f}, {hi:.{nd}f}]" if lo is not None else "")
+    from rnnctl.task_analysis import format_curve as m
 
     first = next(iter(comp.values()))
     u0, u1 = first["updates"][0], first["updates"][-1]

@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["analyse_task_run", "compute_task_analysis", "summarise", "write_task_report",
-           "TASK_ANALYSIS_FILE"]
+           "format_curve", "TASK_ANALYSIS_FILE"]
 
 TASK_ANALYSIS_FILE = "task_analysis.npz"
 PARTS_DIR = "task_analysis_parts"
@@ -248,17 +248,20 @@ def summarise(run, res: dict[str, np.ndarray]) -> dict:
             "analysis_call_s": float(res["seconds"])}
 
 
+def format_curve(c: dict, i: int = -1, nd: int = 1) -> str:
+    """Entry i of a summary curve as "value [low, high]" ("n/a" if missing)."""
+    key = "gmean" if "gmean" in c else "mean"
+    v, lo, hi = c[key][i], c["low"][i], c["high"][i]
+    if v is None:
+        return "n/a"
+    ci = f" [{lo:.{nd}f}, {hi:.{nd}f}]" if lo is not None and hi is not None else ""
+    return f"{v:.{nd}f}{ci}"
+
+
 def write_task_report(summary: dict, path) -> None:
     """report.md for a person, from the summary alone."""
     from rnnctl.runs import atomic_write
-
-    def fmt(c, i=-1, nd=1):
-        key = "gmean" if "gmean" in c else "mean"
-        v, lo, hi = c[key][i], c["low"][i], c["high"][i]
-        if v is None:
-            return "n/a"
-        ci = f" [{lo:.{nd}f}, {hi:.{nd}f}]" if lo is not None and hi is not None else ""
-        return f"{v:.{nd}f}{ci}"
+    fmt = format_curve
 
     s = summary
     params = ", ".join(f"{k}={v}" for k, v in s["task_params"].items())
