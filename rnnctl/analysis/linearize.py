@@ -90,11 +90,20 @@ def cell_jacobians(params, h: jax.Array, x: jax.Array) -> jax.Array:
     from rnnctl import networks  # lazy: keeps `from rnnctl import analysis` light
     if networks.cell_type(params) == "rnn":
         return recurrent_jacobians(params, h)
-    prev = jnp.concatenate([jnp.zeros_like(h[..., :1, :]), h[..., :-1, :]], axis=-2)
-    lead = prev.shape[:-1]
-    jac = jax.vmap(lambda s, xx: networks.state_jacobian(params, s, xx))(
-        prev.reshape(-1, prev.shape[-1]), x.reshape(-1, x.shape[-1]))
-    return jac.reshape(lead + jac.shape[-2:])
+    prev = _previous_states(h)
+    jac = _jacfwd_steps(params, prev.reshape(-1, prev.shape[-1]), x.reshape(-1, x.shape[-1]))
+    return jac.reshape(prev.shape[:-1] + jac.shape[-2:])
+
+
+def _previous_states(h: jax.Array) -> jax.Array:
+    """s_{t−1} for every step of trajectories h [..., T, S], with s_{−1} = 0."""
+    return jnp.concatenate([jnp.zeros_like(h[..., :1, :]), h[..., :-1, :]], axis=-2)
+
+
+def _jacfwd_steps(params, prev: jax.Array, x: jax.Array) -> jax.Array:
+    """∂F(s, x)/∂s by `jax.jacfwd` at N steps: prev [N, S], x [N, I] → [N, S, S]."""
+    from rnnctl import networks
+    return jax.vmap(lambda s, xx: networks.state_jacobian(params, s, xx))(prev, x)
 
 
 def mean_ci(samples: jax.Array, confidence: float = 0.99, axis: int = 0
@@ -352,10 +361,9 @@ def timescales_host(w_h, h, *, x=None, valid=None, top: int = 5, stride: int = 1
             if x is None:
                 raise ValueError(f"a {networks.cell_type(w_h)} cell needs the inputs x")
             params, xs = w_h, jnp.asarray(x)
-            w_h = params["rnn"]["W_h"]
             jac_of = lambda c: np.asarray(_strided_jacobians(
                 jax.tree.map(lambda v: v[c], params), jnp.asarray(h[c]), xs[c], stride))
-    w_h = np.asarray(w_h)
+    w_h = None if jac_of is not None else np.asarray(w_h)
     h = np.asarray(h)
     n_ckpt, size = h.shape[0], h.shape[-1]
     steps = h.reshape(n_ckpt, -1, size)[:, ::stride]
@@ -389,9 +397,7 @@ def timescales_host(w_h, h, *, x=None, valid=None, top: int = 5, stride: int = 1
 @partial(jax.jit, static_argnames=("stride",))
 def _strided_jacobians(params, h, x, stride: int):
     """`cell_jacobians` of one checkpoint's rollouts h [E, T, S], x [E, T, I], flattened
-    over steps in order and strided: [N, S, S]."""
-    from rnnctl import networks
-    prev = jnp.concatenate([jnp.zeros_like(h[..., :1, :]), h[..., :-1, :]], axis=-2)
-    prev = prev.reshape(-1, prev.shape[-1])[::stride]
-    return jax.vmap(lambda s, xx: networks.state_jacobian(params, s, xx))(
-        prev, x.reshape(-1, x.shape[-1])[::stride])
+    over steps in order and strided (only the kept steps are differentiated): [N, S, S]."""
+    prev = _previous_states(h)
+    return _jacfwd_steps(params, prev.reshape(-1, prev.shape[-1])[::stride],
+                         x.reshape(-1, x.shape[-1])[::stride])
