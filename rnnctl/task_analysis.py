@@ -141,10 +141,8 @@ def _agent(a, agent, flat, ok_a, task, opts, k_ep, k_fp, analysis, fixed_points_
         dead = True
     else:
         dead = False
-    fill = int(np.flatnonzero(ok_a)[0])
-    leaves = {k: np.where(ok_a.reshape((-1,) + (1,) * (v.ndim - 2)), v[a], v[a, fill])
-              for k, v in flat.items()}
-    params = jax.tree.map(jnp.asarray, unflatten_params(leaves))
+    from rnnctl.paper.compute import usable_params
+    params = usable_params(flat, a, ok_a, unflatten_params)
     mask = task.mask(agent["obs"])
     ep = _episodes_agent(params, mask, k_ep, task=task, n_episodes=opts.episodes)
     alive = np.asarray(ep.alive)

@@ -25,7 +25,7 @@ from rnnctl.paper.stages import (fixed_points_agent, fp_theta_agent, geometry_ag
                                  manifold_agent, policy_maps_agent, rollouts_agent,
                                  track_agent)
 
-__all__ = ["compute_analysis", "usable_checkpoints", "checkpoints_digest", "nth",
+__all__ = ["compute_analysis", "usable_checkpoints", "usable_params", "checkpoints_digest", "nth",
            "excluded_agents", "analysed_checkpoints"]
 
 
@@ -42,6 +42,17 @@ def usable_checkpoints(run, flat: dict[str, np.ndarray]) -> np.ndarray:
     if "diverged" in run.metrics:
         ok &= ~(np.asarray(run.metrics["diverged"]) > 0)
     return ok
+
+
+def usable_params(flat: dict[str, np.ndarray], a: int, ok_a: np.ndarray, unflatten_params
+                  ) -> dict:
+    """Agent a's parameters at its analysed checkpoints (leaves [C, ...], jax arrays), each
+    unusable checkpoint (`ok_a` False) replaced by the first usable one: analysed like the
+    others, then masked by the caller. flat: leaves [A, C, ...]; ok_a: [C] bool."""
+    fill = int(np.flatnonzero(ok_a)[0])
+    leaves = {k: np.where(ok_a.reshape((-1,) + (1,) * (v.ndim - 2)), v[a], v[a, fill])
+              for k, v in flat.items()}
+    return jax.tree.map(jnp.asarray, unflatten_params(leaves))
 
 
 def excluded_agents(run) -> list[int]:
@@ -192,11 +203,7 @@ def _analyse_agent(a, agent, flat, ok_a, st, opts, cfg, tds, theta_ring, keys, w
     k_roll, k_fp, k_map, k_man = keys
     out: dict[str, np.ndarray] = {}
     n_ckpt = ok_a.shape[0]
-    # unusable checkpoints are analysed with the first usable parameters, then masked
-    fill = int(np.flatnonzero(ok_a)[0])
-    leaves = {k: np.where(ok_a.reshape((-1,) + (1,) * (v.ndim - 2)), v[a], v[a, fill])
-              for k, v in flat.items()}
-    params = jax.tree.map(jnp.asarray, unflatten_params(leaves))
+    params = usable_params(flat, a, ok_a, unflatten_params)
     mask = envs.obs_mask(agent["obs"], cfg.encoding)
     x_stars = np.asarray(analysis.fixed_point_inputs(mask, cfg.encoding, cfg.theta_dot_scale))
     # identical inputs (with the angle encoding the goal input is the zero input) are
