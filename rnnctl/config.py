@@ -88,7 +88,7 @@ class TrainConfig:
     # steps per update per agent = n_envs * rollout_len (the paper: 1024)
     seq_len: int = 32             # BPTT sequence length; sequences start from stored h
     n_epochs: int = 10
-    n_minibatches: int = 4        # minibatches of whole sequences per epoch
+    n_minibatches: int = 8        # minibatches of whole sequences per epoch (4 of the 32)
     # --- task (static) ---------------------------------------------------------------
     task: str = "Pendulum-v1"     # any gymnax id with Box or Discrete actions (envs.get_task)
     task_params: tuple = ()       # gymnax EnvParams overrides: (("memory_length", 20),)
@@ -111,7 +111,7 @@ class TrainConfig:
     gae_lambda: float = 0.95
     clip_eps: float = 0.2
     ent_coef: float = 0.0
-    vf_coef: float = 0.5
+    vf_coef: float = 0.25
     max_grad_norm: float = 0.5
     reward_scale: float = 0.1
 

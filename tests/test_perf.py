@@ -52,14 +52,14 @@ def test_cache_directory_rules(tmp_path, monkeypatch):
 def test_scaling_benchmark_runs_at_a_tiny_size(tmp_path):
     out, png = tmp_path / "scaling.json", tmp_path / "scaling.png"
     res = subprocess.run([sys.executable, "-m", "experiments.bench_scaling", "--agents", "2",
-                          "--updates", "1", "--steps-per-update", "128", "--out", str(out),
+                          "--updates", "1", "--steps-per-update", "256", "--out", str(out),
                           "--plot", str(png)], cwd=ROOT, capture_output=True, text=True,
                          timeout=600)
     assert res.returncode == 0, res.stderr
     data = json.loads(out.read_text())
     assert [r["agents"] for r in data["rows"]] == [2]
     for r in data["rows"]:
-        assert r["env_steps"] == r["agents"] * 128 and r["env_steps_per_s"] > 0
+        assert r["env_steps"] == r["agents"] * 256 and r["env_steps_per_s"] > 0
         assert r["peak_rss_mb"] > 0
     assert png.stat().st_size > 0
     assert "agents" in res.stdout and "steps/s" in res.stdout
