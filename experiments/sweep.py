@@ -33,6 +33,7 @@ PROG = "python -m experiments.sweep"
 # answer (`args.typed`); `parse_args` then fills these defaults (or --quick's).
 FLAG_DEFAULTS = {"seeds": 5, "obs": list(OBS_SETTINGS), "updates": DEFAULTS.n_updates,
                  "steps_per_update": DEFAULTS.rollout_len, "envs": DEFAULTS.n_envs,
+                 "minibatches": DEFAULTS.n_minibatches,
                  "rnn_init": [DEFAULTS.rnn_init], "encoding": DEFAULTS.encoding}
 
 
@@ -105,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default: {DEFAULTS.rollout_len}, the paper's)")
     p.add_argument("--envs", type=_positive_int, default=None,
                    help=f"parallel environments per agent (default: {DEFAULTS.n_envs})")
+    p.add_argument("--minibatches", type=_positive_int, default=None,
+                   help="PPO minibatches per epoch; each takes whole "
+                        f"{DEFAULTS.seq_len}-step sequences, so it must divide envs × "
+                        f"steps-per-update / {DEFAULTS.seq_len} "
+                        f"(default: {DEFAULTS.n_minibatches}; the earlier default was 4)")
     p.add_argument("--rnn-init", type=_init_list, default=None,
                    help="recurrent-cell initialisation: torch_uniform = U(±1/√H) for W_h, W_x, b "
                         "(PyTorch's nn.RNN, ρ(W_h) ≈ 0.58); normal = W_h ~ N(0, 1/H) (ρ ≈ 1); "
@@ -206,7 +212,8 @@ def parse_args(argv=None):
             sweep[name] = values
     flag_of = {"rollout_len": "--steps-per-update", "obs": "--obs", "task_params": "--task-param", "n_envs": "--envs",
                "n_updates": "--updates", "seq_len": "--steps-per-update",
-               "n_minibatches": "--steps-per-update"}
+               "n_minibatches": ("--minibatches" if "minibatches" in args.typed
+                                 else "--steps-per-update")}
     task_params = []
     for item in args.task_param or []:
         name, sep, value = item.partition("=")
@@ -220,7 +227,8 @@ def parse_args(argv=None):
     try:
         quick = dict(n_epochs=2, eval_episodes=4) if args.quick else {}
         config = TrainConfig(n_updates=args.updates, rollout_len=args.steps_per_update,
-                             n_envs=args.envs, encoding=args.encoding,
+                             n_envs=args.envs, n_minibatches=args.minibatches,
+                             encoding=args.encoding,
                              rnn_init=args.rnn_init[0], task=args.task or DEFAULTS.task,
                              task_params=tuple(task_params), cell=args.cell or DEFAULTS.cell,
                              **quick, **scalar).validate()

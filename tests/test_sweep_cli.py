@@ -40,6 +40,7 @@ def test_smoke_run_two_agents_three_updates(tmp_path):
     (["--updates", "-3"], "--updates"),
     (["--envs", "0"], "--envs"),
     (["--steps-per-update", "100"], "--steps-per-update"),
+    (["--minibatches", "3"], "--minibatches"),
     (["--lr", "abc"], "--lr"),
     (["--gamma", "1.5"], "--gamma"),
 ])
@@ -64,11 +65,22 @@ def test_bad_flags_exit_2_with_one_line(args, flag, capsys):
         assert "Traceback" not in res.stderr
 
 
+def test_minibatches_flag_sets_the_ppo_layout():
+    """The earlier default (4 minibatches, value weight 0.5) is two flags away."""
+    from experiments import sweep
+    from rnnctl.config import TrainConfig
+    args = sweep.parse_args(["--minibatches", "4", "--vf-coef", "0.5"])
+    assert (args.config.n_minibatches, args.config.vf_coef) == (4, 0.5)
+    default = sweep.parse_args([]).config
+    assert (default.n_minibatches, default.vf_coef) == (TrainConfig.n_minibatches,
+                                                        TrainConfig.vf_coef) == (8, 0.25)
+
+
 def test_help_documents_every_flag():
     res = _sweep(["--help"], timeout=60)
     assert res.returncode == 0
-    for flag in ("--seeds", "--obs", "--updates", "--steps-per-update", "--envs", "--out",
-                 "--no-analysis", "--quiet", "--lr"):
+    for flag in ("--seeds", "--obs", "--updates", "--steps-per-update", "--envs",
+                 "--minibatches", "--out", "--no-analysis", "--quiet", "--lr"):
         assert flag in res.stdout
 
 
