@@ -215,12 +215,21 @@ class _Driver:
 
     def initial_state(self):
         """The placed initial state (computed on one device, then spread)."""
-        return self.place(self.trainer.init(*self.pad(agent_inputs(self.config,
-                                                                   self.agents))))
+        inputs = self.pad(agent_inputs(self.config, self.agents))
+        init = interruptible(lambda: self.compile("init", self.trainer.init, *inputs))
+        return self.place(init(*inputs))
 
     def restore(self, state):
         """A saved (unpadded, host) state, padded and placed."""
         return self.place(self.pad(state))
+
+    def compile(self, name: str, fn, *args, lower=None):
+        """`fn` compiled for `args`; on one device, through `aot.compiled` (a later process
+        with the same config and shapes skips tracing it)."""
+        from rnnctl import aot
+        return aot.compiled(name, fn, args, self.config.to_dict(),
+                            use_export=self.devices == 1 and not self.multiprocess,
+                            lower=lower or getattr(fn, "lower", None))
 
     # -- training
     def run(self, state, done: int, *, chunk: int, progress: bool, on_chunk: OnChunk,
@@ -247,7 +256,7 @@ class _Driver:
         compile_s = train_s = 0.0
         if fresh:
             t0 = time.perf_counter()
-            start = interruptible(lambda: trainer.start.lower(state).compile())
+            start = interruptible(lambda: self.compile("start", trainer.start, state))
             compile_s += time.perf_counter() - t0
             t0 = time.perf_counter()
             state, p0, m0 = interruptible(lambda: jax.block_until_ready(start(state)))
@@ -260,7 +269,8 @@ class _Driver:
         # copied to the host, and progress and Ctrl-C are handled between updates.
         state = self.place(state)   # compile for, and always pass, agent-sharded state
         t0 = time.perf_counter()
-        step = interruptible(lambda: trainer.run.lower(state, 1).compile())
+        step = interruptible(lambda: self.compile("run1", lambda s: trainer.run(s, 1), state,
+                                                  lower=lambda s: trainer.run.lower(s, 1)))
         compile_s += time.perf_counter() - t0
         bar = ProgressBar(cfg.n_updates, start=done) if progress and self.writer else None
         t0 = time.perf_counter()

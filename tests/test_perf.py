@@ -26,10 +26,14 @@ def _sweep(out, cache):
 def test_compile_cache_cold_and_warm_give_identical_parameters(tmp_path, assert_same_run):
     cache = tmp_path / "cache"
     _sweep(tmp_path / "cold", cache)
-    # the training program itself was stored (it holds no host callback)
-    assert any(p.name.startswith("jit_run_entry") for p in cache.iterdir()), \
+    # the training program was stored, compiled (it holds no host callback) and exported
+    # (`rnnctl.aot`), so the warm start below loads it without tracing
+    assert sum(p.name.startswith("jit_") for p in cache.iterdir()) >= 3, \
         sorted(p.name for p in cache.iterdir())
+    exported = sorted(p.name.split("-")[0] for p in (cache / "exported").iterdir())
+    assert exported == ["init", "run1", "start"], exported
     _sweep(tmp_path / "warm", cache)
+    assert len(list((cache / "exported").iterdir())) == 3      # found, not made again
     # (cache off compiles afresh exactly as the cold run did; `-m slow` also checks it)
     assert_same_run(tmp_path / "cold", tmp_path / "warm")
 
