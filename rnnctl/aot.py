@@ -141,7 +141,11 @@ def compiled(name: str, fn: Callable, args: tuple, key: Any, use_export: bool = 
         exported = export.export(jax.jit(flat))(*leaves)
         out_tree = box["tree"]
         _store(path, exported, out_tree)
-    program = jax.jit(exported.call).lower(*leaves).compile()
+    def load(*flat_args):
+        return exported.call(*flat_args)
+
+    load.__name__ = load.__qualname__ = f"exported_{name}"   # names it in jax's logs
+    program = jax.jit(load).lower(*leaves).compile()
 
     def call(*call_args):
         return jax.tree.unflatten(out_tree, program(*jax.tree.leaves(call_args)))
