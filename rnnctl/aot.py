@@ -115,13 +115,15 @@ def compiled(name: str, fn: Callable, args: tuple, key: Any, use_export: bool = 
       args: example arguments (their structure, shapes and dtypes are compiled in).
       key: JSON-able description of what `fn` closes over (e.g. `config.to_dict()`).
       use_export: False forces plain lowering (e.g. with several devices).
-      lower: how to lower `fn` without the export (default `jax.jit(fn).lower`).
+      lower: how to lower `fn` without the export (default: `fn.lower` for a jitted
+        `fn`, else `jax.jit(fn).lower`).
     """
     import jax
     leaves, in_tree = jax.tree.flatten(args)
     where = export_dir() if use_export and _serialization_available() else None
     if where is None:
-        return (lower or jax.jit(fn).lower)(*args).compile()
+        lower = lower or getattr(fn, "lower", None) or jax.jit(fn).lower
+        return lower(*args).compile()
     from jax import export
     path = where / f"{name}-{_entry_key(name, key, in_tree, leaves)[:40]}.jaxexport"
     exported = out_tree = None
@@ -141,6 +143,7 @@ def compiled(name: str, fn: Callable, args: tuple, key: Any, use_export: bool = 
         exported = export.export(jax.jit(flat))(*leaves)
         out_tree = box["tree"]
         _store(path, exported, out_tree)
+
     def load(*flat_args):
         return exported.call(*flat_args)
 

@@ -229,7 +229,7 @@ class _Driver:
         from rnnctl import aot
         return aot.compiled(name, fn, args, self.config.to_dict(),
                             use_export=self.devices == 1 and not self.multiprocess,
-                            lower=lower or getattr(fn, "lower", None))
+                            lower=lower)
 
     # -- training
     def run(self, state, done: int, *, chunk: int, progress: bool, on_chunk: OnChunk,
