@@ -2,8 +2,11 @@
 
 The sweep compiles one training program per shape (seconds to a minute on a CPU); with
 the cache on, a later process with the same shapes, jax version and device loads the
-compiled program from disk instead. The command-line tools turn it on by default; a
-notebook or script calls `enable()` itself.
+compiled program from disk instead. It is on by default: the command-line tools call
+`enable` (their `--compile-cache DIR|off`), and the library's training functions
+(`train_agents`, `train_to_dir`) call `enable_default`, which turns it on unless this
+process already chose (an `enable` call, `off` included) or jax's own cache directory is
+set. A notebook or script that wants another place, or none, calls `enable(...)` first.
 
 Where it lives (first that applies):
   1. the `path` given to `enable` (the CLI's `--compile-cache DIR`);
@@ -18,10 +21,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["ENV_VAR", "default_dir", "resolve", "enable"]
+__all__ = ["ENV_VAR", "default_dir", "resolve", "enable", "enable_default"]
 
 ENV_VAR = "RNNCTL_COMPILE_CACHE"
 OFF = ("off", "0", "false", "no", "none")
+_chosen = False     # set by `enable`: this process made its choice (on or off)
 
 
 def default_dir() -> Path:
@@ -53,6 +57,8 @@ def enable(path: str | os.PathLike | bool | None = None,
       compilation simply is not cached; nothing fails).
     """
     import jax
+    global _chosen
+    _chosen = True
     where = resolve(path)
     if where is None:
         return None
@@ -63,3 +69,14 @@ def enable(path: str | os.PathLike | bool | None = None,
     jax.config.update("jax_compilation_cache_dir", str(where))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", float(min_compile_s))
     return where
+
+
+def enable_default() -> Path | None:
+    """`enable()` (the environment variable, else the default directory), unless this
+    process has already called `enable` (with any argument, `off` included) or jax's
+    compilation cache directory is already set (by the user or `JAX_COMPILATION_CACHE_DIR`);
+    then nothing changes. Returns the directory it turned on, else None."""
+    import jax
+    if _chosen or jax.config.jax_compilation_cache_dir:
+        return None
+    return enable()

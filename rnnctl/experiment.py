@@ -168,8 +168,9 @@ class _Driver:
 
     def __init__(self, config: TrainConfig, agents: list[dict], devices: int):
         import jax
-        from rnnctl import distributed, ppo
+        from rnnctl import compile_cache, distributed, ppo
         config.validate()
+        compile_cache.enable_default()   # compile once per machine, unless chosen otherwise
         available = jax.devices()
         if not 1 <= devices <= len(available):
             raise ConfigError(

@@ -1,6 +1,7 @@
 """Performance machinery that must not change results: the persistent compilation cache,
 the one-update-per-call driver, and the scaling benchmark at a tiny size."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,18 +53,42 @@ def test_cache_directory_rules(tmp_path, monkeypatch):
     assert compile_cache.enable() is None
 
 
-@pytest.mark.slow   # a benchmark's smoke test (40 s of CI); `-m slow` runs it
+DEFAULT_CHECK = """
+import sys, jax, rnnctl
+from rnnctl import compile_cache
+if sys.argv[1] == "cli-off":
+    compile_cache.enable("off")          # what `--compile-cache off` does
+elif sys.argv[1] == "jax-dir":
+    jax.config.update("jax_compilation_cache_dir", sys.argv[2] + "/own")
+print(compile_cache.enable_default(), jax.config.jax_compilation_cache_dir)
+"""
+
+
+@pytest.mark.parametrize("case,expected", [("none", "{d}/env {d}/env"),
+                                           ("cli-off", "None None"),
+                                           ("jax-dir", "None {d}/own")])
+def test_the_library_turns_the_cache_on_unless_chosen_otherwise(tmp_path, case, expected):
+    # fresh processes: what `train_agents` / `train_to_dir` do on their first call
+    env = {**os.environ, compile_cache.ENV_VAR: str(tmp_path / "env")}
+    res = subprocess.run([sys.executable, "-c", DEFAULT_CHECK, case, str(tmp_path)],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == expected.format(d=tmp_path).split()
+
+
 def test_scaling_benchmark_runs_at_a_tiny_size(tmp_path):
+    # the shapes of the other tests' tiny sweep (2 agents, 3 updates of 256 steps), so the
+    # session's compilation cache usually holds its program
     out, png = tmp_path / "scaling.json", tmp_path / "scaling.png"
     res = subprocess.run([sys.executable, "-m", "experiments.bench_scaling", "--agents", "2",
-                          "--updates", "1", "--steps-per-update", "256", "--out", str(out),
+                          "--updates", "3", "--steps-per-update", "256", "--out", str(out),
                           "--plot", str(png)], cwd=ROOT, capture_output=True, text=True,
                          timeout=600)
     assert res.returncode == 0, res.stderr
     data = json.loads(out.read_text())
     assert [r["agents"] for r in data["rows"]] == [2]
     for r in data["rows"]:
-        assert r["env_steps"] == r["agents"] * 256 and r["env_steps_per_s"] > 0
+        assert r["env_steps"] == r["agents"] * 3 * 256 and r["env_steps_per_s"] > 0
         assert r["peak_rss_mb"] > 0
     assert png.stat().st_size > 0
     assert "agents" in res.stdout and "steps/s" in res.stdout
