@@ -1,9 +1,28 @@
 """Shared fixtures. `rnnctl` is imported first so its safe XLA flags apply before jax starts."""
 import rnnctl  # noqa: F401
 
+import os
+
 import pytest
 
+from rnnctl import compile_cache
 from rnnctl.config import TrainConfig
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_compile_cache(tmp_path_factory):
+    """One persistent compilation cache for the whole test session: both xdist workers and
+    every subprocess they start (through `RNNCTL_COMPILE_CACHE`). It starts empty, so each
+    program is still compiled once per session, as on a user's first run; tests that
+    compile the same program again load it. Tests that need a real compilation, or check
+    the cache itself, pass their own `--compile-cache`."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent                    # shared by the workers of one session
+    where = root / "jax-cache"
+    os.environ[compile_cache.ENV_VAR] = str(where)
+    compile_cache.enable(where, min_compile_s=0.0)
+    yield where
 
 
 @pytest.fixture(scope="session")

@@ -122,13 +122,15 @@ def test_compiles_once_for_all_agents(tiny_config):
     first = _inputs(tiny_config, [0, 0, 1, 1], ["fo", "po", "fo", "po"])
     second = _inputs(tiny_config, [5, 6, 7, 8], ["po", "po", "fo", "fo"])
     jax.block_until_ready((first, second))
-    compiles = []
+    compiles = []     # programs compiled, or loaded from the session's persistent cache
 
     def listen(name, *_, **__):
-        if name == "/jax/core/compile/backend_compile_duration":
+        if name in ("/jax/core/compile/backend_compile_duration",
+                    "/jax/compilation_cache/cache_hits"):
             compiles.append(name)
 
     jax.monitoring.register_event_duration_secs_listener(listen)
+    jax.monitoring.register_event_listener(listen)
     try:
         jax.block_until_ready(trainer.train(*first))
         # two programs: initialisation, and the whole training loop
@@ -140,9 +142,11 @@ def test_compiles_once_for_all_agents(tiny_config):
 
 
 def test_seed_reproduces_bitwise_and_seeds_differ(tiny_config):
-    inputs = _inputs(tiny_config, [3, 4], ["po", "po"])
+    # 4 agents, as in the other training tests here: the session's compilation cache then
+    # holds this program (the second `make_train` is still a separate jit)
+    inputs = _inputs(tiny_config, [3, 4, 5, 6], ["po"] * 4)
     out1 = ppo.make_train(tiny_config).train(*inputs)
-    out2 = ppo.make_train(tiny_config).train(*inputs)   # a fresh compilation
+    out2 = ppo.make_train(tiny_config).train(*inputs)   # a separately built trainer
     for a, b in zip(jax.tree.leaves(out1.params), jax.tree.leaves(out2.params)):
         np.testing.assert_array_equal(a, b)
     for a, b in zip(jax.tree.leaves(out1.metrics), jax.tree.leaves(out2.metrics)):
@@ -153,11 +157,11 @@ def test_seed_reproduces_bitwise_and_seeds_differ(tiny_config):
 
 def test_training_output_shapes_and_records(tiny_config):
     cfg = tiny_config
-    out = ppo.make_train(cfg).train(*_inputs(cfg, [0, 0], ["fo", "po"]))
+    out = ppo.make_train(cfg).train(*_inputs(cfg, [0, 0, 1, 1], ["fo", "po", "fo", "po"]))
     U = cfg.n_updates
-    assert out.params["rnn"]["W_h"].shape == (2, U + 1, cfg.hidden, cfg.hidden)
+    assert out.params["rnn"]["W_h"].shape == (4, U + 1, cfg.hidden, cfg.hidden)
     for name, m in vars(out.metrics).items():
-        assert m.shape == (2, U + 1), name
+        assert m.shape == (4, U + 1), name
     m = jax.tree.map(np.asarray, out.metrics)
     # entry 0: initial weights; training metrics undefined, evaluation defined
     assert np.isnan(m.policy_loss[:, 0]).all() and np.isfinite(m.eval_return[:, 0]).all()
