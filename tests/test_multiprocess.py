@@ -103,8 +103,10 @@ def test_two_processes_match_one_process(tmp_path):
 
 
 def test_cli_distributed_matches_single_process(tmp_path):
-    # `experiments.sweep --distributed` on 2 processes × 1 CPU device vs one process with
-    # 2 forced devices: the same per-device programs, so the runs agree (measured: equal).
+    # `experiments.sweep --distributed` on 2 processes × 1 CPU device (one agent each) vs
+    # one process on one device (both agents in one batch: the tiny sweep of the other CLI
+    # tests, so usually loaded from the session's cache). The per-device batch sizes
+    # differ, so they agree to float32 rounding, growing a little per update.
     # 3 updates in chunks of 2 exercise chunk saves and a short last chunk.
     common = ["--seeds", "1", "--obs", "fo,po", "--updates", "3", "--chunk", "2",
               "--steps-per-update", "256", "--no-analysis", "--quiet"]
@@ -113,11 +115,12 @@ def test_cli_distributed_matches_single_process(tmp_path):
              str(tmp_path / "dist"), "--distributed", "--coordinator", f"127.0.0.1:{port}",
              "--num-processes", "2", "--process-id", str(i)] for i in range(2)]
     single = [sys.executable, "-m", "experiments.sweep", *common, "--out",
-              str(tmp_path / "single"), "--devices", "2"]
+              str(tmp_path / "single")]
     results = _wait(_launch([*dist, single], tmp_path, _env()), tmp_path)
     for i, (rc, out, err) in enumerate(results):
         assert rc == 0, f"process {i} exited {rc}:\n{err[-3000:]}"
     assert "on 2 device(s)" in results[0][1] and "saved" in results[0][1]
+    assert "on 1 device(s)" in results[2][1]
     assert "process 1/2: done" in results[1][1] and "saved" not in results[1][1]
 
     import rnnctl
@@ -127,8 +130,14 @@ def test_cli_distributed_matches_single_process(tmp_path):
     assert fa.keys() == fb.keys()
     for k in fa:
         assert fa[k].shape[:2] == (2, 4), (k, fa[k].shape)
-        np.testing.assert_allclose(fa[k], fb[k], rtol=0, atol=1e-6, err_msg=k)
-    np.testing.assert_allclose(a.metrics["eval_return"], b.metrics["eval_return"], atol=1e-3)
+    diffs = _param_diffs({f"params/{k}": v for k, v in fa.items()},
+                         {f"params/{k}": v for k, v in fb.items()})
+    assert diffs[0] == 0.0, diffs                  # the same initial weights
+    # measured: 7e-7, 5e-5, 1e-4 after updates 1-3
+    assert diffs[1] < 1e-5 and diffs[2] < 2e-4 and diffs[3] < 1e-3, diffs
+    # returns (~ -1000) of slightly different policies through chaotic 200-step episodes:
+    # measured up to 1.4 apart
+    np.testing.assert_allclose(a.metrics["eval_return"], b.metrics["eval_return"], atol=5)
 
 
 def _flat_params(run) -> dict:
