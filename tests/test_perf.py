@@ -69,7 +69,8 @@ print(compile_cache.enable_default(), jax.config.jax_compilation_cache_dir)
                                            ("jax-dir", "None {d}/own")])
 def test_the_library_turns_the_cache_on_unless_chosen_otherwise(tmp_path, case, expected):
     # fresh processes: what `train_agents` / `train_to_dir` do on their first call
-    env = {**os.environ, compile_cache.ENV_VAR: str(tmp_path / "env")}
+    env = {k: v for k, v in os.environ.items() if k != "JAX_COMPILATION_CACHE_DIR"}
+    env[compile_cache.ENV_VAR] = str(tmp_path / "env")
     res = subprocess.run([sys.executable, "-c", DEFAULT_CHECK, case, str(tmp_path)],
                          capture_output=True, text=True, env=env, timeout=120)
     assert res.returncode == 0, res.stderr
