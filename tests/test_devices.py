@@ -38,8 +38,9 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.slow   # 90 s of CI; CI keeps 1 vs 2 devices in test_multiprocess's CLI test
-def test_two_devices_match_one_device():                 # and padding in the one below
+# 90 s of CI: CI keeps 1 vs 2 devices in test_multiprocess's CLI test, padding in the next
+@pytest.mark.slow
+def test_two_devices_match_one_device():
     res = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True,
                          text=True, timeout=300)
     assert res.returncode == 0, res.stderr

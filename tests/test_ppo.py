@@ -122,15 +122,15 @@ def test_compiles_once_for_all_agents(tiny_config):
     first = _inputs(tiny_config, [0, 0, 1, 1], ["fo", "po", "fo", "po"])
     second = _inputs(tiny_config, [5, 6, 7, 8], ["po", "po", "fo", "fo"])
     jax.block_until_ready((first, second))
-    compiles = []     # programs compiled, or loaded from the session's persistent cache
+    # jax times a persistent-cache load under the same event as a compilation, so this
+    # counts programs compiled or loaded from the session's cache alike
+    compiles = []
 
     def listen(name, *_, **__):
-        if name in ("/jax/core/compile/backend_compile_duration",
-                    "/jax/compilation_cache/cache_hits"):
+        if name == "/jax/core/compile/backend_compile_duration":
             compiles.append(name)
 
     jax.monitoring.register_event_duration_secs_listener(listen)
-    jax.monitoring.register_event_listener(listen)
     try:
         jax.block_until_ready(trainer.train(*first))
         # two programs: initialisation, and the whole training loop
