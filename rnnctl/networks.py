@@ -23,6 +23,8 @@ recurrence Jacobian is diag(1 - h'²) W_h.
 """
 from __future__ import annotations
 
+import functools
+
 import distrax
 import jax
 import jax.numpy as jnp
@@ -30,7 +32,8 @@ import jax.numpy as jnp
 Params = dict
 
 __all__ = ["RNN_INITS", "CELLS", "GATES", "init_rnn", "init_params", "param_shapes", "cell",
-           "cell_type", "state_jacobian", "readout", "reset_hidden", "step", "policy", "is_discrete",
+           "cell_type", "input_term", "loop_weights", "loop_cell", "sequence",
+           "state_jacobian", "readout", "reset_hidden", "step", "policy", "is_discrete",
            "value", "heads", "distribution", "action_distribution", "mode", "hidden_size",
            "state_size", "input_size"]
 
@@ -209,6 +212,134 @@ def cell(params: Params, h: jax.Array, x: jax.Array) -> jax.Array:
     o = jax.nn.sigmoid(a[..., 3 * n:])
     c = f * c + i * g
     return jnp.concatenate([c, o * jnp.tanh(c)], axis=-1)
+
+
+# ---- the cell inside a loop ---------------------------------------------------------
+#
+# `cell` written as three parts, so that loops can move work out of their bodies:
+#   input term   gx = W_x x + b                      (no recurrence: all steps at once)
+#   recurrent    gh = W_h r(s) (+ b_h for the GRU)   (r(s): h, or the LSTM's h of [c, h])
+#   gates        s' = G(s, gx, gh)                   (elementwise)
+# Same maths as `cell`, summed in another order (equal to float32 rounding).
+#
+# Why: XLA on CPU folds the transpose of `h @ W_h.T` into the dot, and the batched dot
+# that contracts W_h's minor axis runs at about half the speed of one whose right operand
+# is laid out [in, out] (measured: 32 vs 16 µs per step for 10 agents × 4 sequences,
+# H = 64). `loop_weights` lays W_h out once, before the loop, behind an
+# optimization_barrier that keeps XLA from folding it back. And autodiff of a scanned cell
+# accumulates dW_h, dW_x and db inside the backward loop, one small matmul each per step;
+# `sequence`'s backward pass carries only ∂/∂s through the loop and forms the weight
+# gradients after it, in one matmul over all steps.
+
+def input_term(params: Params, x: jax.Array) -> jax.Array:
+    """gx = W_x x + b: x [..., I] → [..., G·H]."""
+    p = params["rnn"]
+    return x @ p["W_x"].T + p["b"]
+
+
+def _recurrent_input(kind: str, n: int, s: jax.Array) -> jax.Array:
+    return s[..., n:] if kind == "lstm" else s
+
+
+def _gates(kind: str, n: int, s: jax.Array, gx: jax.Array, gh: jax.Array) -> jax.Array:
+    if kind == "rnn":
+        return jnp.tanh(gx + gh)
+    if kind == "gru":
+        r = jax.nn.sigmoid(gx[..., :n] + gh[..., :n])
+        z = jax.nn.sigmoid(gx[..., n:2 * n] + gh[..., n:2 * n])
+        cand = jnp.tanh(gx[..., 2 * n:] + r * gh[..., 2 * n:])
+        return (1.0 - z) * cand + z * s
+    a = gx + gh
+    i, f = jax.nn.sigmoid(a[..., :n]), jax.nn.sigmoid(a[..., n:2 * n])
+    g, o = jnp.tanh(a[..., 2 * n:3 * n]), jax.nn.sigmoid(a[..., 3 * n:])
+    c = f * s[..., :n] + i * g
+    return jnp.concatenate([c, o * jnp.tanh(c)], axis=-1)
+
+
+def loop_weights(params: Params) -> jax.Array:
+    """W_hᵀ [H, G·H], materialised once for the matmuls of a loop's body (see above)."""
+    return jax.lax.optimization_barrier(jnp.swapaxes(params["rnn"]["W_h"], -1, -2))
+
+
+def loop_cell(params: Params, w_hT: jax.Array, s: jax.Array, gx: jax.Array) -> jax.Array:
+    """One cell update from the input term: `cell(params, s, x)` with gx = `input_term`(x)
+    and w_hT = `loop_weights`(params) computed outside the loop."""
+    kind, n = cell_type(params), hidden_size(params)
+    gh = _recurrent_input(kind, n, s) @ w_hT
+    if kind == "gru":
+        gh = gh + params["rnn"]["b_h"]
+    return _gates(kind, n, s, gx, gh)
+
+
+def sequence(params: Params, s0: jax.Array, x: jax.Array, start: jax.Array,
+             unroll: int = 1) -> jax.Array:
+    """The cell run along a sequence, resetting the state where an episode starts:
+
+        s_t = F(reset(s_{t-1}, start_t), x_t),   t = 0 … L-1,   s_{-1} = s0.
+
+    Args:
+      s0: [B..., S]; x: [L, B..., I]; start: [L, B...] bool.
+      unroll: `lax.scan` unroll of both loops (speed only).
+    Returns:
+      [L, B..., S]: every s_t. Differentiable (a hand-written backward pass; see above).
+    """
+    kind, n = cell_type(params), hidden_size(params)
+    p = params["rnn"]
+    return _sequence(kind, n, unroll, p["W_h"], p.get("b_h"), input_term(params, x),
+                     start, s0)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1, 2))
+def _sequence(kind, n, unroll, w_h, b_h, gx, start, s0):
+    w_hT = jax.lax.optimization_barrier(jnp.swapaxes(w_h, -1, -2))
+
+    def body(s, inp):
+        gx_t, start_t = inp
+        s = reset_hidden(s, start_t)
+        gh = _recurrent_input(kind, n, s) @ w_hT
+        if b_h is not None:
+            gh = gh + b_h
+        s = _gates(kind, n, s, gx_t, gh)
+        return s, s
+
+    return jax.lax.scan(body, s0, (gx, start), unroll=unroll)[1]
+
+
+def _sequence_fwd(kind, n, unroll, w_h, b_h, gx, start, s0):
+    ss = _sequence(kind, n, unroll, w_h, b_h, gx, start, s0)
+    return ss, (w_h, b_h, gx, start, s0, ss)
+
+
+def _sequence_bwd(kind, n, unroll, res, g):
+    w_h, b_h, gx, start, s0, ss = res
+    # The state each step read (after its reset), and its recurrent term, for all steps
+    # at once: one matmul instead of one per step.
+    prev = reset_hidden(jnp.concatenate([s0[None], ss[:-1]], axis=0), start)
+    r = _recurrent_input(kind, n, prev)
+    gh = r @ jnp.swapaxes(w_h, -1, -2)
+    if b_h is not None:
+        gh = gh + b_h
+
+    def body(ds, inp):                     # ds: ∂loss/∂s_t from the steps after t
+        g_t, prev_t, gx_t, gh_t, start_t = inp
+        _, vjp = jax.vjp(lambda s, a, b: _gates(kind, n, s, a, b), prev_t, gx_t, gh_t)
+        d_prev, d_gx, d_gh = vjp(g_t + ds)
+        d_r = d_gh @ w_h                   # through the recurrent matmul, W_h as stored
+        if kind == "lstm":
+            d_prev = d_prev.at[..., n:].add(d_r)
+        else:
+            d_prev = d_prev + d_r
+        return reset_hidden(d_prev, start_t), (d_gx, d_gh)
+
+    d_s0, (d_gx, d_gh) = jax.lax.scan(body, jnp.zeros_like(s0), (g, prev, gx, gh, start),
+                                      reverse=True, unroll=unroll)
+    flat = lambda a: a.reshape(-1, a.shape[-1])
+    d_w_h = flat(d_gh).T @ flat(r)
+    d_b_h = None if b_h is None else flat(d_gh).sum(0)
+    return d_w_h, d_b_h, d_gx, None, d_s0
+
+
+_sequence.defvjp(_sequence_fwd, _sequence_bwd)
 
 
 def state_jacobian(params: Params, h: jax.Array, x: jax.Array) -> jax.Array:

@@ -224,10 +224,12 @@ def make_train(config: TrainConfig, mesh: jax.sharding.Mesh | None = None) -> Tr
     def evaluate_agent(params, mask, key):
         n = max(cfg.eval_episodes, 1)
         obs, env_state = jax.vmap(task.reset)(jax.random.split(key, n))
+        w_hT = networks.loop_weights(params)
 
         def body(carry, k):
             obs, env_state, h = carry
-            h = networks.cell(params, h, observe(obs, mask))
+            h = networks.loop_cell(params, w_hT, h,
+                                   networks.input_term(params, observe(obs, mask)))
             action = networks.mode(params, h)
             res = jax.vmap(task.step)(jax.random.split(k, n), env_state, action)
             done = jnp.logical_or(res.terminated, res.truncated)
@@ -244,11 +246,13 @@ def make_train(config: TrainConfig, mesh: jax.sharding.Mesh | None = None) -> Tr
     # ---- rollout ---------------------------------------------------------------------
     def rollout(state: AgentState, key):
         params, mask = state.params, state.mask
+        w_hT = networks.loop_weights(params)
 
         def body(env: EnvCarry, k):
             k_act, k_env = jax.random.split(k)
             x = observe(env.obs, mask)
-            h = networks.cell(params, networks.reset_hidden(env.h, env.start), x)
+            h = networks.loop_cell(params, w_hT, networks.reset_hidden(env.h, env.start),
+                                   networks.input_term(params, x))
             mean, log_std = networks.policy(params, h)
             dist = networks.distribution(mean, log_std)
             action = dist.sample(seed=k_act)
@@ -280,15 +284,10 @@ def make_train(config: TrainConfig, mesh: jax.sharding.Mesh | None = None) -> Tr
 
     # ---- loss over a minibatch of whole sequences --------------------------------------
     def loss_fn(params, hyper, seqs: Transition, h0, adv, targets):
-        def body(h, inp):
-            x, start = inp
-            h = networks.cell(params, networks.reset_hidden(h, start), x)
-            return h, h
-
-        # Only the recurrence is sequential: scan the cell, then read both heads for all
-        # [L, B] states in one batched matmul (same maths, far fewer tiny sequential ops).
-        # seqs leaves: [L, B, ...]; h0 [B, H]
-        _, hs = jax.lax.scan(body, h0, (seqs.x, seqs.start), unroll=cfg.scan_unroll)
+        # Only the recurrence is sequential (`networks.sequence`: the input term before
+        # the loop, the weight gradients after it); both heads then read all [L, B]
+        # states in one batched matmul. seqs leaves: [L, B, ...]; h0 [B, S]
+        hs = networks.sequence(params, h0, seqs.x, seqs.start, unroll=cfg.scan_unroll)
         mean, log_std, v = networks.heads(params, hs)
         dist = networks.distribution(mean, log_std)
         log_prob = dist.log_prob(seqs.action)
