@@ -192,26 +192,8 @@ def cell(params: Params, h: jax.Array, x: jax.Array) -> jax.Array:
     Returns:
       [..., S] next cell state.
     """
-    p = params["rnn"]
-    kind = cell_type(params)
-    if kind == "rnn":
-        return jnp.tanh(h @ p["W_h"].T + x @ p["W_x"].T + p["b"])
-    n = hidden_size(params)
-    if kind == "gru":
-        gx = x @ p["W_x"].T + p["b"]
-        gh = h @ p["W_h"].T + p["b_h"]
-        r = jax.nn.sigmoid(gx[..., :n] + gh[..., :n])
-        z = jax.nn.sigmoid(gx[..., n:2 * n] + gh[..., n:2 * n])
-        cand = jnp.tanh(gx[..., 2 * n:] + r * gh[..., 2 * n:])
-        return (1.0 - z) * cand + z * h
-    c, hh = h[..., :n], h[..., n:]
-    a = x @ p["W_x"].T + hh @ p["W_h"].T + p["b"]
-    i = jax.nn.sigmoid(a[..., :n])
-    f = jax.nn.sigmoid(a[..., n:2 * n])
-    g = jnp.tanh(a[..., 2 * n:3 * n])
-    o = jax.nn.sigmoid(a[..., 3 * n:])
-    c = f * c + i * g
-    return jnp.concatenate([c, o * jnp.tanh(c)], axis=-1)
+    kind, n = cell_type(params), hidden_size(params)
+    return _gates(kind, n, h, input_term(params, x), _recurrent_term(params, kind, n, h))
 
 
 # ---- the cell inside a loop ---------------------------------------------------------
@@ -220,7 +202,7 @@ def cell(params: Params, h: jax.Array, x: jax.Array) -> jax.Array:
 #   input term   gx = W_x x + b                      (no recurrence: all steps at once)
 #   recurrent    gh = W_h r(s) (+ b_h for the GRU)   (r(s): h, or the LSTM's h of [c, h])
 #   gates        s' = G(s, gx, gh)                   (elementwise)
-# Same maths as `cell`, summed in another order (equal to float32 rounding).
+# `cell` is these three; the loops below use them apart.
 #
 # Why: XLA on CPU folds the transpose of `h @ W_h.T` into the dot, and the batched dot
 # that contracts W_h's minor axis runs at about half the speed of one whose right operand
@@ -239,6 +221,14 @@ def input_term(params: Params, x: jax.Array) -> jax.Array:
 
 def _recurrent_input(kind: str, n: int, s: jax.Array) -> jax.Array:
     return s[..., n:] if kind == "lstm" else s
+
+
+def _recurrent_term(params: Params, kind: str, n: int, s: jax.Array,
+                    w_hT: jax.Array | None = None) -> jax.Array:
+    """gh = W_h r(s) (+ b_h), with W_hᵀ given (`loop_weights`) or transposed here."""
+    p = params["rnn"]
+    gh = _recurrent_input(kind, n, s) @ (p["W_h"].T if w_hT is None else w_hT)
+    return gh + p["b_h"] if kind == "gru" else gh
 
 
 def _gates(kind: str, n: int, s: jax.Array, gx: jax.Array, gh: jax.Array) -> jax.Array:
@@ -265,10 +255,7 @@ def loop_cell(params: Params, w_hT: jax.Array, s: jax.Array, gx: jax.Array) -> j
     """One cell update from the input term: `cell(params, s, x)` with gx = `input_term`(x)
     and w_hT = `loop_weights`(params) computed outside the loop."""
     kind, n = cell_type(params), hidden_size(params)
-    gh = _recurrent_input(kind, n, s) @ w_hT
-    if kind == "gru":
-        gh = gh + params["rnn"]["b_h"]
-    return _gates(kind, n, s, gx, gh)
+    return _gates(kind, n, s, gx, _recurrent_term(params, kind, n, s, w_hT))
 
 
 def sequence(params: Params, s0: jax.Array, x: jax.Array, start: jax.Array,
