@@ -276,17 +276,20 @@ def sequence(params: Params, s0: jax.Array, x: jax.Array, start: jax.Array,
                      start, s0)
 
 
+# `_sequence` takes W_h and b_h as arrays (what its backward pass differentiates);
+# `_recurrent` wraps them back into the params layout the helpers above read.
+_recurrent = lambda w_h, b_h: {"rnn": {"W_h": w_h, "b_h": b_h}}
+
+
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0, 1, 2))
 def _sequence(kind, n, unroll, w_h, b_h, gx, start, s0):
-    w_hT = jax.lax.optimization_barrier(jnp.swapaxes(w_h, -1, -2))
+    p = _recurrent(w_h, b_h)
+    w_hT = loop_weights(p)
 
     def body(s, inp):
         gx_t, start_t = inp
         s = reset_hidden(s, start_t)
-        gh = _recurrent_input(kind, n, s) @ w_hT
-        if b_h is not None:
-            gh = gh + b_h
-        s = _gates(kind, n, s, gx_t, gh)
+        s = _gates(kind, n, s, gx_t, _recurrent_term(p, kind, n, s, w_hT))
         return s, s
 
     return jax.lax.scan(body, s0, (gx, start), unroll=unroll)[1]
@@ -303,9 +306,7 @@ def _sequence_bwd(kind, n, unroll, res, g):
     # at once: one matmul instead of one per step.
     prev = reset_hidden(jnp.concatenate([s0[None], ss[:-1]], axis=0), start)
     r = _recurrent_input(kind, n, prev)
-    gh = r @ jnp.swapaxes(w_h, -1, -2)
-    if b_h is not None:
-        gh = gh + b_h
+    gh = _recurrent_term(_recurrent(w_h, b_h), kind, n, prev)
 
     def body(ds, inp):                     # ds: ∂loss/∂s_t from the steps after t
         g_t, prev_t, gx_t, gh_t, start_t = inp
