@@ -1,3 +1,7 @@
+import subprocess
+import sys
+import textwrap
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -58,3 +62,25 @@ def test_bad_settings_raise_one_line():
         envs.obs_mask("xy")
     with pytest.raises(ConfigError, match="encoding"):
         envs.input_dim("polar")
+
+
+def test_gymnax_rendering_modules_load_only_when_used():
+    # gymnax imports seaborn (and with it scipy.stats, pandas) and matplotlib.pyplot for
+    # rendering only; rnnctl.envs defers them, and they still work when used
+    code = textwrap.dedent("""
+        import sys, rnnctl.envs
+        assert "scipy.stats" not in sys.modules and "pandas" not in sys.modules
+        from gymnax.environments.bsuite import catch
+        import seaborn as sns
+        assert len(sns.color_palette("cubehelix", 3)) == 3
+        assert type(sys.modules["seaborn"]).__name__ == "module"   # the real one now
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = catch.plt.subplots()
+        assert sys.modules["matplotlib.pyplot"].subplots is plt.subplots
+        print("ok")
+    """)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr
