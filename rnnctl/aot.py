@@ -8,13 +8,13 @@ everything that could change it, so a later process with the same config and sha
 loads it, and the compilation cache then supplies the compiled code.
 
 The key covers: the program's name, the `TrainConfig` (or any JSON-able `key`), the
-argument structure, shapes and dtypes, the versions of jax, jaxlib, flax, optax, gymnax
+argument structure, shapes, dtypes and shardings (the mesh's shape), the versions of jax, jaxlib, flax, optax, gymnax
 and distrax, the backend and device kind, and a hash of rnnctl's own source files. A
 change to any of them makes a new entry; an unreadable entry is rebuilt. Entries live in
 `<compilation cache>/exported/`; delete the folder to reclaim the space.
 
-Used only where it can help and cannot change results: one process on one device with the
-compilation cache on. Otherwise (and when jax's serialization, which needs the
+Used only where it can help and cannot change results: one process (on one device, or
+sharded over several) with the compilation cache on. Otherwise (and when jax's serialization, which needs the
 `flatbuffers` package, is unavailable) `compiled` lowers and compiles as usual. The
 exported program is the same StableHLO that `jit` lowers, so the numbers are identical
 (tested bitwise).
@@ -71,6 +71,14 @@ def _serialization_available() -> bool:
     return True
 
 
+def _sharding_text(leaf) -> str:
+    import jax
+    sharding = getattr(leaf, "sharding", None)
+    if isinstance(sharding, jax.sharding.NamedSharding):
+        return f"{dict(sharding.mesh.shape)} {sharding.spec}"
+    return "one device" if sharding is None or len(sharding.device_set) == 1 else str(sharding)
+
+
 def _entry_key(name: str, key: Any, in_tree, leaves) -> str:
     import jax
     device = jax.devices()[0]
@@ -78,6 +86,8 @@ def _entry_key(name: str, key: Any, in_tree, leaves) -> str:
         "format": FORMAT, "name": name, "key": key, "tree": str(in_tree),
         "avals": [(tuple(getattr(a, "shape", ())), str(getattr(a, "dtype", type(a))))
                   for a in leaves],
+        # how the arguments lie over devices (a sharded program takes sharded arguments)
+        "shardings": sorted({_sharding_text(a) for a in leaves}),
         "versions": _versions(), "platform": device.platform,
         "device_kind": getattr(device, "device_kind", ""), "source": _source_hash(),
     }
@@ -114,7 +124,7 @@ def compiled(name: str, fn: Callable, args: tuple, key: Any, use_export: bool = 
       fn: a function of `*args`, traceable by jax (jitted or not).
       args: example arguments (their structure, shapes and dtypes are compiled in).
       key: JSON-able description of what `fn` closes over (e.g. `config.to_dict()`).
-      use_export: False forces plain lowering (e.g. with several devices).
+      use_export: False forces plain lowering (e.g. with several processes).
       lower: how to lower `fn` without the export (default: `fn.lower` for a jitted
         `fn`, else `jax.jit(fn).lower`).
     """

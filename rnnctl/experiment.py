@@ -225,11 +225,11 @@ class _Driver:
         return self.place(self.pad(state))
 
     def compile(self, name: str, fn, *args, lower=None):
-        """`fn` compiled for `args`; on one device, through `aot.compiled` (a later process
-        with the same config and shapes skips tracing it)."""
+        """`fn` compiled for `args`; in one process, through `aot.compiled` (a later
+        process with the same config, shapes and devices skips tracing it)."""
         from rnnctl import aot
         return aot.compiled(name, fn, args, self.config.to_dict(),
-                            use_export=self.devices == 1 and not self.multiprocess,
+                            use_export=not self.multiprocess,
                             lower=lower)
 
     # -- training
