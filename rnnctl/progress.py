@@ -26,13 +26,18 @@ class ProgressBar:
       stream: where to write (default stderr).
       width: characters of the bar.
       clock: seconds now (a test can pass a fake one).
+      live: redraw one line in place (`\r`); default: when `stream` is a terminal or a
+        notebook's output. Otherwise (a log file, CI) a plain line is written at every
+        tenth of the run and at its end, so logs hold no `\r` and stay short.
     """
 
     def __init__(self, total: int, start: int = 0, label: str = "train",
                  stream: TextIO | None = None, width: int = 30,
-                 clock: Callable[[], float] = time.perf_counter):
+                 clock: Callable[[], float] = time.perf_counter, live: bool | None = None):
         self.total, self.label, self.width, self.clock = total, label, width, clock
         self.stream = stream if stream is not None else sys.stderr
+        self.live = _is_live(self.stream) if live is None else live
+        self._next_line = start     # non-live: the update count of the next line
         self.t0 = clock()
         self.last = start
         self._first: tuple[int, float] | None = None    # (done, time) of the first call
@@ -56,11 +61,27 @@ class ProgressBar:
         bar = "#" * int(frac * self.width)
         eta = self.eta(done, now)
         left = f"~{eta:4.0f}s left" if eta == eta else "    ?s left"
-        self.stream.write(f"\r{self.label} [{bar:<{self.width}}] {done}/{self.total} "
-                          f"updates  {now - self.t0:5.1f}s elapsed, {left}")
-        if done >= self.total:
-            self.stream.write("\n")
+        text = (f"{self.label} [{bar:<{self.width}}] {done}/{self.total} updates  "
+                f"{now - self.t0:5.1f}s elapsed, {left}")
+        if self.live:
+            self.stream.write(f"\r{text}{chr(10) if done >= self.total else ''}")
+        elif done >= self._next_line or done >= self.total:
+            self.stream.write(text + "\n")
+            step = max(self.total // 10, 1)
+            self._next_line = (done // step + 1) * step
+        else:
+            return
         self.stream.flush()
+
+
+def _is_live(stream: TextIO) -> bool:
+    """A terminal, or a Jupyter cell's output (which also redraws a line on `\r`)."""
+    try:
+        if stream.isatty():
+            return True
+    except (AttributeError, ValueError):     # no isatty, or closed
+        return False
+    return type(stream).__module__.startswith("ipykernel")
 
 
 class Log:
