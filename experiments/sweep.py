@@ -54,6 +54,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _devices(text: str) -> int | None:
+    """A positive device count, or "auto" (None)."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return _positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}")
+
+
 def _obs_list(text: str) -> list[str]:
     """Names of observation variants; checked against the task's in `parse_args`."""
     items = [s.strip().lower() for s in text.split(",") if s.strip()]
@@ -146,10 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk", type=_positive_int, default=10,
                    help="updates between saves: the run directory holds a resumable "
                         "state after each chunk (default: 10)")
-    p.add_argument("--devices", type=_positive_int, default=None,
-                   help="shard the agents over this many of jax.devices() (default: 1, or "
-                        "all devices of all processes with --distributed; agents need not "
-                        "divide evenly)")
+    p.add_argument("--devices", type=_devices, default=None, metavar="N|auto",
+                   help="shard the agents over N of jax.devices() (default: "
+                        "$RNNCTL_DEVICES, else auto: every local device, at most one per "
+                        "agent; on a CPU one device per core the process may use; with "
+                        "--distributed: all devices of all processes). Agents need not "
+                        "divide evenly. 1: one device, as from Python")
     p.add_argument("--distributed", action="store_true",
                    help="multi-process (multi-host) run: call jax.distributed.initialize; "
                         "run the same command on every process. Without --coordinator etc. "
@@ -170,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: The default of --devices, when set (a count, or "auto").
+DEVICES_ENV = "RNNCTL_DEVICES"
 QUICK = {"seeds": 2, "updates": 3, "steps_per_update": 256}
 # argparse dests that shape training
 TRAINING_FLAGS = (*FLAG_DEFAULTS, *SWEPT_FIELDS, "task", "task_param", "cell")
@@ -200,7 +214,12 @@ def parse_args(argv=None):
         for flag in ("coordinator", "num_processes", "process_id"):
             if getattr(args, flag) is not None:
                 parser.error(f"argument --{flag.replace('_', '-')}: needs --distributed")
-        args.devices = args.devices or 1
+        if args.devices is None and os.environ.get(DEVICES_ENV, "").strip():
+            try:
+                args.devices = _devices(os.environ[DEVICES_ENV])
+            except argparse.ArgumentTypeError as e:
+                parser.error(f"environment variable {DEVICES_ENV} (the default of "
+                             f"--devices): {e}")
     scalar, sweep = {}, {}
     for name in SWEPT_FIELDS:
         values = getattr(args, name)
@@ -360,13 +379,6 @@ def _agents(args):
                        variants=envs.get_task(args.config).variants)
 
 
-def _host_devices(n: int) -> None:
-    """Ask XLA for n CPU devices (before jax starts) unless the user set a count."""
-    flags = os.environ.get("XLA_FLAGS", "")
-    if n > 1 and "xla_force_host_platform_device_count" not in flags:
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     args.saved_note = "nothing was written"   # what a Ctrl-C would leave
@@ -390,8 +402,9 @@ def main(argv=None) -> int:
 
 def _warn_devices(n: int) -> None:
     import jax
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    if n > 1 and jax.devices()[0].platform == "cpu" and cores and n > cores:
+    from rnnctl.distributed import usable_cpus
+    cores = usable_cpus()
+    if n > 1 and jax.devices()[0].platform == "cpu" and n > cores:
         print(f"warning: --devices {n} on a CPU with {cores} cores: more devices than cores "
               "slows training down", file=sys.stderr)
 
@@ -410,9 +423,11 @@ def _main(args) -> int:
                          "give --coordinator, --num-processes and --process-id)")
         args.devices = args.devices or jax.device_count()
         writer = distributed.is_writer()
-    else:
-        _host_devices(args.devices)
-        _warn_devices(args.devices)
+    elif args.analysis_only is None:         # CPU devices: asked for before jax starts
+        from rnnctl.distributed import request_cpu_devices, usable_cpus
+        request_cpu_devices(usable_cpus() if args.devices is None else args.devices)
+        if args.devices is not None:
+            _warn_devices(args.devices)
     from rnnctl.experiment import Interrupted, train_to_dir
     from rnnctl.runs import RunError, RunLocked
     if args.analysis_only is None and args.resume is None:
@@ -441,6 +456,9 @@ def _main(args) -> int:
             if bad:
                 return _fail(f"argument --out: {bad}")
         args.out_dir = out
+        if args.devices is None:
+            from rnnctl.distributed import auto_devices
+            args.devices = auto_devices(len(agents))
         n_settings = len({a["obs"] for a in agents})
         n_seeds = len({a["seed"] for a in agents})
         n_hyper = len(agents) // (n_seeds * n_settings)

@@ -28,10 +28,14 @@ and takes the mesh axis name from `rnnctl.ppo` only inside the functions that us
 """
 from __future__ import annotations
 
+import math
+import os
+from pathlib import Path
+
 import numpy as np
 
 __all__ = ["initialize", "is_multiprocess", "is_writer", "agent_mesh", "global_place",
-           "gather", "same_on_all"]
+           "gather", "same_on_all", "usable_cpus", "request_cpu_devices", "auto_devices"]
 
 
 def initialize(coordinator_address: str | None = None, num_processes: int | None = None,
@@ -104,6 +108,58 @@ def agent_mesh(n_devices: int | None = None):
             raise ConfigError(f"process {p} has {len(mine)} devices, {per} needed")
         chosen += mine[:per]
     return Mesh(np.array(chosen), (AGENT_AXIS,))
+
+
+def usable_cpus() -> int:
+    """CPUs this process may use: its CPU affinity, capped by a cgroup v2 CPU quota
+    (`docker --cpus`, SLURM) where one is set."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:                      # not Linux
+        n = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            n = min(n, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(n, 1)
+
+
+def request_cpu_devices(n: int) -> bool:
+    """Ask jax for `n` CPU devices (`jax_num_cpu_devices`); True if it was asked.
+
+    Only before jax's backend starts, and never against the user's own choice (a
+    `--xla_force_host_platform_device_count` in XLA_FLAGS, or `jax_num_cpu_devices` set
+    already); otherwise jax's devices stay as they are. An accelerator's devices are not
+    affected.
+    """
+    import jax
+    if n <= 1 or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", "") \
+            or jax.config.jax_num_cpu_devices != -1:
+        return False
+    try:
+        jax.config.update("jax_num_cpu_devices", n)
+    except RuntimeError:                        # jax has started: its devices are fixed
+        return False
+    return True
+
+
+def auto_devices(n_agents: int, n_local: int | None = None) -> int:
+    """The devices a run of `n_agents` agents shards over by default: the fewest that give
+    the smallest number of agents per device, among this process's devices (all of
+    them, or `n_local`: on a CPU, one per usable core after
+    `request_cpu_devices(usable_cpus())`).
+
+    10 agents: 2 devices on a 2-core CPU (5 each), 4 on 4 cores (3, 3, 3 and 1 padded),
+    5 on 8 cores (2 each: 8 devices would also take 2 each, with 6 padded).
+    """
+    if n_local is None:
+        import jax
+        n_local = len(jax.local_devices())
+    most = max(1, min(n_local, n_agents))
+    per_device = math.ceil(n_agents / most)
+    return math.ceil(n_agents / per_device)
 
 
 def _is_key(leaf) -> bool:

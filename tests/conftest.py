@@ -9,6 +9,14 @@ from rnnctl import compile_cache
 from rnnctl.config import TrainConfig
 
 
+# Sweeps started by the tests train on one device unless a test asks for more (with
+# --devices, or by unsetting this): the programs are then shared with the in-process
+# runs they are compared with (and through the compile cache), and the two test workers
+# do not each start two-device programs on a 2-core machine. The sweep's default, one
+# device per core, is tested on its own (test_sweep_cli's smoke run).
+os.environ.setdefault("RNNCTL_DEVICES", "1")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def shared_compile_cache(tmp_path_factory):
     """One persistent compilation cache for the whole test session: both xdist workers and

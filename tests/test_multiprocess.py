@@ -114,8 +114,8 @@ def test_cli_distributed_matches_single_process(tmp_path):
     dist = [[sys.executable, "-m", "experiments.sweep", *common, "--out",
              str(tmp_path / "dist"), "--distributed", "--coordinator", f"127.0.0.1:{port}",
              "--num-processes", "2", "--process-id", str(i)] for i in range(2)]
-    single = [sys.executable, "-m", "experiments.sweep", *common, "--out",
-              str(tmp_path / "single")]
+    single = [sys.executable, "-m", "experiments.sweep", *common, "--devices", "1",
+              "--out", str(tmp_path / "single")]
     results = _wait(_launch([*dist, single], tmp_path, _env()), tmp_path)
     for i, (rc, out, err) in enumerate(results):
         assert rc == 0, f"process {i} exited {rc}:\n{err[-3000:]}"

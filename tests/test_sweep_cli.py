@@ -11,8 +11,8 @@ import rnnctl
 SMALL = ["--seeds", "1", "--updates", "3", "--steps-per-update", "256", "--no-analysis"]
 
 
-def _sweep(args, timeout=300):
-    env = dict(os.environ)
+def _sweep(args, timeout=300, env=None):
+    env = dict(os.environ) if env is None else env
     return subprocess.run([sys.executable, "-m", "experiments.sweep", *args],
                           capture_output=True, text=True, timeout=timeout, env=env,
                           cwd=os.path.dirname(os.path.dirname(__file__)))
@@ -21,8 +21,13 @@ def _sweep(args, timeout=300):
 def test_smoke_run_two_agents_three_updates(tmp_path):
     # a multi-agent run must finish (jax 0.10's CPU runtime could wedge here without our
     # XLA defaults); the timeout turns a hang into a failure
-    res = _sweep([*SMALL, "--out", str(tmp_path / "run")])
+    # the sweep's own default devices (the other tests' sweeps train on one device)
+    env = {k: v for k, v in os.environ.items() if k != "RNNCTL_DEVICES"}
+    res = _sweep([*SMALL, "--out", str(tmp_path / "run")], env=env)
     assert res.returncode == 0, res.stderr
+    # by default the 2 agents are sharded over one CPU device per usable core (at most 2)
+    from rnnctl.distributed import usable_cpus
+    assert f"on {min(usable_cpus(), 2)} device(s)" in res.stdout, res.stdout
     assert "3/3 updates" in res.stderr                  # the progress bar advanced
     assert "FO (n=1)" in res.stdout and "PO (n=1)" in res.stdout
     run = rnnctl.load_run(tmp_path / "run")
@@ -42,6 +47,7 @@ def test_smoke_run_two_agents_three_updates(tmp_path):
     (["--steps-per-update", "100"], "--steps-per-update"),
     (["--minibatches", "3"], "--minibatches"),
     (["--lr", "abc"], "--lr"),
+    (["--devices", "two"], "--devices"),
     (["--gamma", "1.5"], "--gamma"),
 ])
 def test_bad_flags_exit_2_with_one_line(args, flag, capsys):
@@ -63,6 +69,20 @@ def test_bad_flags_exit_2_with_one_line(args, flag, capsys):
         lines = res.stderr.strip().splitlines()
         assert len(lines) == 1 and flag in lines[0], res.stderr
         assert "Traceback" not in res.stderr
+
+
+def test_devices_default_comes_from_the_environment(monkeypatch, capsys):
+    from experiments import sweep
+    monkeypatch.setenv("RNNCTL_DEVICES", "auto")
+    assert sweep.parse_args([]).devices is None                   # auto: chosen later
+    monkeypatch.setenv("RNNCTL_DEVICES", "3")
+    assert sweep.parse_args([]).devices == 3
+    assert sweep.parse_args(["--devices", "1"]).devices == 1      # the flag wins
+    monkeypatch.setenv("RNNCTL_DEVICES", "0")
+    with pytest.raises(SystemExit) as e:
+        sweep.parse_args([])
+    line = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and "RNNCTL_DEVICES" in line and "\n" not in line, line
 
 
 def test_minibatches_flag_sets_the_ppo_layout():
@@ -200,7 +220,7 @@ def test_progress_bar_eta_leaves_out_the_first_update():
     from rnnctl import progress
     clock = iter([0.0, 100.0, 101.0, 102.0])      # creation, then updates 1..3
     out = io.StringIO()
-    bar = progress.ProgressBar(10, stream=out, clock=lambda: next(clock))
+    bar = progress.ProgressBar(10, stream=out, clock=lambda: next(clock), live=True)
     bar(1)                                        # the first update includes compilation
     assert out.getvalue().endswith("?s left")
     bar(2)
@@ -208,6 +228,20 @@ def test_progress_bar_eta_leaves_out_the_first_update():
     assert out.getvalue().endswith("~   8s left")  # 1 s per update since the first
     bar(3)
     assert out.getvalue().endswith("~   7s left")
+
+
+def test_progress_in_a_log_file_is_a_line_per_tenth_without_carriage_returns():
+    import io
+    from rnnctl import progress
+    out = io.StringIO()                           # not a terminal
+    bar = progress.ProgressBar(95, start=3, stream=out)
+    for done in range(4, 96):
+        bar(done)
+    text = out.getvalue()
+    assert "\r" not in text
+    import re
+    done = [int(re.search(r"(\d+)/95 updates", line).group(1)) for line in text.splitlines()]
+    assert done == [4, 9, 18, 27, 36, 45, 54, 63, 72, 81, 90, 95], done
 
 
 def test_log_prints_timestamped_lines():
