@@ -57,19 +57,22 @@ def test_two_devices_match_one_device():
     assert out["metric_diff"]["policy_loss"] < 1e-4, out
 
 
-def test_hyperparameter_lists_are_one_program_on_four_devices(tmp_path):
+def test_hyperparameter_lists_are_one_program_on_four_devices(tmp_path, assert_same_run):
     # 3 lr × 2 ent_coef × 1 seed × PO = 6 agents in one compiled run on 4 forced host
     # devices: padded to 8, 2 per device. (pmap over forced host devices hung with jax
-    # 0.10.2; the jit+sharding path must finish.)
-    res = subprocess.run([sys.executable, "-m", "experiments.sweep", "--seeds", "1",
-                          "--obs", "po", "--updates", "2", "--steps-per-update", "256",
-                          "--lr", "3e-4,1e-3,3e-3", "--ent-coef", "0,0.01", "--devices", "4",
-                          "--no-analysis", "--quiet",
-                          # no cache: every program is compiled here (and logged)
-                          "--compile-cache", "off",
-                          "--out", str(tmp_path / "run")], cwd=ROOT, capture_output=True,
-                         text=True, timeout=300, env={**os.environ,
-                                                      "JAX_LOG_COMPILES": "1"})
+    # 0.10.2; the jit+sharding path must finish.) Run twice with a fresh compilation
+    # cache: cold (every program compiled here, and logged), then warm (the exported
+    # sharded programs loaded, nothing traced): the same numbers bitwise.
+    def sweep(out):
+        return subprocess.run(
+            [sys.executable, "-m", "experiments.sweep", "--seeds", "1", "--obs", "po",
+             "--updates", "2", "--steps-per-update", "256", "--lr", "3e-4,1e-3,3e-3",
+             "--ent-coef", "0,0.01", "--devices", "4", "--no-analysis", "--quiet",
+             "--compile-cache", str(tmp_path / "cache"), "--out", str(out)], cwd=ROOT,
+            capture_output=True, text=True, timeout=300,
+            env={**os.environ, "JAX_LOG_COMPILES": "1"})
+
+    res = sweep(tmp_path / "run")
     assert res.returncode == 0, res.stderr
     assert "× 6 hyperparameter sets" in res.stdout and "on 4 device(s)" in res.stdout
     import rnnctl
@@ -79,8 +82,15 @@ def test_hyperparameter_lists_are_one_program_on_four_devices(tmp_path):
         (lr, ent) for lr in (3e-4, 1e-3, 3e-3) for ent in (0.0, 0.01)}
     # one compilation of the training chunk for all 6 agents
     compiled_runs = [l for l in res.stderr.splitlines()
-                     if "Finished XLA compilation of jit(run_entry)" in l]
+                     if "Finished XLA compilation of jit(exported_run1)" in l]
     assert len(compiled_runs) == 1, res.stderr[-2000:]
+    warm = sweep(tmp_path / "warm")
+    assert warm.returncode == 0, warm.stderr
+    # (`aot.compiled` traces the training programs as "flat" before exporting them)
+    traced = lambda err: [l for l in err.splitlines()
+                          if "Finished tracing" in l and " flat for " in l]
+    assert traced(res.stderr) and not traced(warm.stderr), warm.stderr[-2000:]
+    assert_same_run(tmp_path / "run", tmp_path / "warm")
     # each agent trained with its own learning rate: every 3e-3 agent moved its weights
     # clearly further than every 3e-4 agent (Adam's noisy small minibatches keep the
     # ratio well below 10)
@@ -89,3 +99,20 @@ def test_hyperparameter_lists_are_one_program_on_four_devices(tmp_path):
                   for i, a in enumerate(run.agents) if a["hyper"]["lr"] == lr]
              for lr in (3e-4, 3e-3)}
     assert min(moved[3e-3]) > 1.3 * max(moved[3e-4]), moved
+
+
+@pytest.mark.parametrize("agents,local,expected", [
+    (10, 1, 1), (10, 2, 2), (10, 4, 4), (10, 8, 5), (10, 64, 10), (3, 2, 2), (1, 8, 1),
+    (240, 2, 2)])
+def test_the_default_device_count_is_the_fewest_for_the_fewest_agents_per_device(
+        agents, local, expected):
+    from rnnctl.distributed import auto_devices
+    assert auto_devices(agents, local) == expected
+
+
+def test_cpu_devices_are_not_asked_for_once_jax_has_started():
+    import jax
+    from rnnctl.distributed import request_cpu_devices, usable_cpus
+    jax.devices()
+    assert usable_cpus() >= 1
+    assert request_cpu_devices(2) is False
