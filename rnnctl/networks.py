@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import functools
 
-import distrax
 import jax
 import jax.numpy as jnp
 
@@ -389,6 +388,10 @@ def heads(params: Params, h: jax.Array) -> tuple[jax.Array, jax.Array | None, ja
 def distribution(mean: jax.Array, log_std: jax.Array | None) -> distrax.Distribution:
     """The action distribution from `policy`'s output: a Gaussian with state-independent
     std (diagonal over D > 1 dimensions), or a categorical over logits (log_std None)."""
+    # Imported here, not with this module: distrax (TensorFlow Probability's JAX
+    # substrate) takes ~1.4 s to import, and a warm start that loads its exported
+    # training programs (`rnnctl.aot`) never traces this function.
+    import distrax
     if log_std is None:
         return distrax.Categorical(logits=mean)
     if jnp.ndim(log_std) == 0:
