@@ -21,13 +21,9 @@ def _sweep(args, timeout=300, env=None):
 def test_smoke_run_two_agents_three_updates(tmp_path):
     # a multi-agent run must finish (jax 0.10's CPU runtime could wedge here without our
     # XLA defaults); the timeout turns a hang into a failure
-    # the sweep's own default devices (the other tests' sweeps train on one device)
-    env = {k: v for k, v in os.environ.items() if k != "RNNCTL_DEVICES"}
-    res = _sweep([*SMALL, "--out", str(tmp_path / "run")], env=env)
+    res = _sweep([*SMALL, "--out", str(tmp_path / "run")])
     assert res.returncode == 0, res.stderr
-    # by default the 2 agents are sharded over one CPU device per usable core (at most 2)
-    from rnnctl.distributed import usable_cpus
-    assert f"on {min(usable_cpus(), 2)} device(s)" in res.stdout, res.stdout
+    assert "on 1 device(s)" in res.stdout          # RNNCTL_DEVICES=1 (conftest)
     assert "3/3 updates" in res.stderr                  # the progress bar advanced
     assert "FO (n=1)" in res.stdout and "PO (n=1)" in res.stdout
     run = rnnctl.load_run(tmp_path / "run")
@@ -69,6 +65,31 @@ def test_bad_flags_exit_2_with_one_line(args, flag, capsys):
         lines = res.stderr.strip().splitlines()
         assert len(lines) == 1 and flag in lines[0], res.stderr
         assert "Traceback" not in res.stderr
+
+
+@pytest.mark.slow   # 40 s of CI: a two-device program compiled for this test alone
+def test_the_default_sweep_uses_every_core(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "RNNCTL_DEVICES"}
+    res = _sweep([*SMALL, "--out", str(tmp_path / "run")], env=env)
+    assert res.returncode == 0, res.stderr
+    # the 2 agents are sharded over one CPU device per usable core, at most 2
+    from rnnctl.distributed import usable_cpus
+    assert f"on {min(usable_cpus(), 2)} device(s)" in res.stdout, res.stdout
+
+
+def test_the_default_devices_are_asked_for_before_jax_starts():
+    # what the sweep does before jax starts (in a fresh process; here jax has started):
+    # one CPU device per usable core, and 2 agents on at most 2 of them
+    code = ("from rnnctl.distributed import *; import jax; "
+            "asked = request_cpu_devices(usable_cpus()); "
+            "print(usable_cpus(), asked, len(jax.devices()), auto_devices(2))")
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, env=env)
+    assert res.returncode == 0, res.stderr
+    cpus, asked, n_devices, for_two = res.stdout.split()
+    assert asked == str(int(cpus) > 1) and int(n_devices) == int(cpus), res.stdout
+    assert int(for_two) == min(int(cpus), 2)
 
 
 def test_devices_default_comes_from_the_environment(monkeypatch, capsys):
