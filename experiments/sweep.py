@@ -214,6 +214,7 @@ def parse_args(argv=None):
         for flag in ("coordinator", "num_processes", "process_id"):
             if getattr(args, flag) is not None:
                 parser.error(f"argument --{flag.replace('_', '-')}: needs --distributed")
+        args.devices_typed = args.devices is not None
         if args.devices is None and os.environ.get(DEVICES_ENV, "").strip():
             try:
                 args.devices = _devices(os.environ[DEVICES_ENV])
@@ -371,6 +372,22 @@ def _resume_target(args):
     return saved, meta["agents"]
 
 
+def _resume_on_recorded_devices(args) -> None:
+    """--resume without --devices continues on the device count the run was trained on
+    (recorded in its config.json), so that it ends bitwise as it would have uninterrupted:
+    the count sets the per-device batch, and with it float rounding."""
+    if args.resume is None or args.devices_typed:
+        return
+    from rnnctl.runs import RunError, read_run_meta
+    try:
+        recorded = read_run_meta(args.resume, allow_incomplete=True).get("info", {}).get(
+            "devices")
+    except RunError:
+        return                                # _resume_target says what is wrong
+    if isinstance(recorded, int) and not isinstance(recorded, bool) and recorded >= 1:
+        args.devices = recorded
+
+
 def _agents(args):
     from rnnctl.experiment import make_agents
     inits = args.rnn_init if len(args.rnn_init) > 1 else None
@@ -425,6 +442,7 @@ def _main(args) -> int:
         writer = distributed.is_writer()
     elif args.analysis_only is None:         # CPU devices: asked for before jax starts
         from rnnctl.distributed import request_cpu_devices, usable_cpus
+        _resume_on_recorded_devices(args)
         request_cpu_devices(usable_cpus() if args.devices is None else args.devices)
         if args.devices is not None:
             _warn_devices(args.devices)

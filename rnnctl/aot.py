@@ -8,14 +8,16 @@ everything that could change it, so a later process with the same config and sha
 loads it, and the compilation cache then supplies the compiled code.
 
 The key covers: the program's name, the `TrainConfig` (or any JSON-able `key`), the
-argument structure, shapes, dtypes and shardings (the mesh's shape), the versions of jax, jaxlib, flax, optax, gymnax
-and distrax, the backend and device kind, and a hash of rnnctl's own source files. A
-change to any of them makes a new entry; an unreadable entry is rebuilt. Entries live in
-`<compilation cache>/exported/`; delete the folder to reclaim the space.
+argument structure, shapes, dtypes and shardings (the mesh's shape), the versions of jax,
+jaxlib, flax, optax, gymnax and distrax, the backend and device kind, and a hash of
+rnnctl's own source files. A change to any of them makes a new entry; an unreadable entry
+is rebuilt. Entries live in `<compilation cache>/exported/`; delete the folder to reclaim
+the space.
 
 Used only where it can help and cannot change results: one process (on one device, or
-sharded over several) with the compilation cache on. Otherwise (and when jax's serialization, which needs the
-`flatbuffers` package, is unavailable) `compiled` lowers and compiles as usual. The
+sharded over several) with the compilation cache on. Otherwise (and when jax's
+serialization, which needs the `flatbuffers` package, is unavailable) `compiled` lowers
+and compiles as usual. The
 exported program is the same StableHLO that `jit` lowers, so the numbers are identical
 (tested bitwise).
 """

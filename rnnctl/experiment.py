@@ -407,8 +407,8 @@ def _train_locked(config, agents, out: Path, driver: _Driver, progress: bool, ch
         _check_resumable(out, config, agents)     # again: it may have changed meanwhile
     elif writer and meta_path.exists():
         raise runs.RunExists(out, _existing_status(meta_path))
-    elif writer:
-        runs.write_run_meta(out, config, agents, status="training")
+    elif writer:   # the device count too: a resume on as many devices is bitwise the same
+        runs.write_run_meta(out, config, agents, status="training", info={"devices": devices})
 
     from rnnctl import _interrupt
     saved = [0]                       # updates saved so far

@@ -106,6 +106,21 @@ def test_devices_default_comes_from_the_environment(monkeypatch, capsys):
     assert e.value.code == 2 and "RNNCTL_DEVICES" in line and "\n" not in line, line
 
 
+def test_resume_continues_on_the_run_s_own_device_count(tmp_path, monkeypatch):
+    from experiments import sweep
+    from rnnctl import runs
+    from rnnctl.config import TrainConfig
+    runs.write_run_meta(tmp_path, TrainConfig(), [{"seed": 0, "obs": "po"}],
+                        status="training", info={"devices": 3})
+    monkeypatch.setenv("RNNCTL_DEVICES", "2")
+    args = sweep.parse_args(["--resume", str(tmp_path)])
+    sweep._resume_on_recorded_devices(args)
+    assert args.devices == 3                                      # recorded beats default
+    args = sweep.parse_args(["--resume", str(tmp_path), "--devices", "1"])
+    sweep._resume_on_recorded_devices(args)
+    assert args.devices == 1                                      # the flag beats both
+
+
 def test_minibatches_flag_sets_the_ppo_layout():
     """The earlier default (4 minibatches, value weight 0.5) is two flags away."""
     from experiments import sweep
