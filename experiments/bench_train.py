@@ -20,9 +20,11 @@ from pathlib import Path
 # One CPU device per core, set before jax starts: the "sharded" row uses them all, the
 # other rows use one device (which runs at the same speed with the others idle).
 _USER_XLA_FLAGS = os.environ.get("XLA_FLAGS", "")
+from rnnctl.distributed import usable_cpus  # noqa: E402  (imports no jax)
+
 if "xla_force_host_platform_device_count" not in _USER_XLA_FLAGS:
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_"
-                               f"platform_device_count={os.cpu_count() or 1}").strip()
+                               f"platform_device_count={usable_cpus()}").strip()
 
 import rnnctl  # noqa: F401  (safe XLA flags before jax starts)
 import jax

@@ -151,8 +151,8 @@ def auto_devices(n_agents: int, n_local: int | None = None) -> int:
     them, or `n_local`: on a CPU, one per usable core after
     `request_cpu_devices(usable_cpus())`).
 
-    10 agents: 2 devices on a 2-core CPU (5 each), 4 on 4 cores (3, 3, 3 and 1 padded),
-    5 on 8 cores (2 each: 8 devices would also take 2 each, with 6 padded).
+    10 agents: 2 devices on a 2-core CPU (5 each), 4 on 4 cores (3 each, 2 of the 12 slots
+    padding), 5 on 8 cores (2 each: 8 devices would also take 2 each, with 6 padded).
     """
     if n_local is None:
         import jax
