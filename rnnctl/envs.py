@@ -42,16 +42,15 @@ class _LoadedOnFirstUse(types.ModuleType):
         return getattr(real, attr)
 
 
-def _defer_imports(names: tuple[str, ...]) -> list[str]:
+def _defer_imports(names: tuple[str, ...]) -> None:
     """Let each module of `names` that is installed and not yet imported load on first
-    use instead of now; returns the names deferred.
+    use instead of now.
 
     gymnax imports every environment it has, and two of them (Pong, Catch) import
     seaborn (which imports scipy.stats and pandas) and matplotlib.pyplot at module level,
     for rendering only: ~4 s of every process that imports this module, on a 2-core CPU.
     Deferred, they cost nothing until something uses them, and then load as usual.
     """
-    deferred = []
     for name in names:
         parent, _, child = name.rpartition(".")
         if name in sys.modules:
@@ -67,8 +66,6 @@ def _defer_imports(names: tuple[str, ...]) -> list[str]:
         sys.modules[name] = stand_in
         if parent:              # as an import would: matplotlib.pyplot is an attribute
             setattr(sys.modules[parent], child, stand_in)
-        deferred.append(name)
-    return deferred
 
 
 _defer_imports(("seaborn", "matplotlib.pyplot"))
