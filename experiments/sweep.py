@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import gc
 import os
 import signal
 import sys
@@ -611,4 +612,8 @@ if __name__ == "__main__":
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(130)
+    # Skip the interpreter's final garbage collections: they walk every object that jax
+    # and XLA made (0.9 s of a 30 s sweep on a 2-core CPU). Every file is written and
+    # closed by now; atexit handlers still run.
+    gc.freeze()
     sys.exit(code)
