@@ -26,8 +26,9 @@ RUN_FILES = (runs.CONFIG_FILE, runs.CHECKPOINTS_FILE, runs.METRICS_FILE)
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    cfg = TrainConfig(n_updates=3, rollout_len=256, eval_episodes=2, hidden=16,
-                      head_hidden=16, n_epochs=2)
+    # the `--quick` sweep's config and agents (test_sweep_cli, test_faults): its training
+    # and analysis programs then come from the session's compile cache, not the compiler
+    cfg = TrainConfig(n_updates=3, rollout_len=256, n_epochs=2, eval_episodes=4)
     path = tmp_path_factory.mktemp("pipeline") / "run"
     train_to_dir(cfg, make_agents([0, 1], ["fo", "po"]), path, progress=False)
     return path
@@ -122,7 +123,8 @@ def test_analysis_npz_holds_what_figures_need(analysed, tmp_path):
     assert res["tau_avg_ci"].shape == (n_agents, n_ckpt, 2)
     # fixed points at the goal, zero and hanging inputs
     assert res["fp_inputs"].tolist() == ["goal", "zero", "hanging"]
-    assert res["fp_xstar"].shape == (n_agents, n_ckpt, 3, QUICK_OPTIONS.fp_max_points, 16)
+    assert res["fp_xstar"].shape == (n_agents, n_ckpt, 3, QUICK_OPTIONS.fp_max_points,
+                                      TrainConfig().hidden)
     # the angle encoding's goal input is the zero input: searched once, the same points
     np.testing.assert_array_equal(res["fp_xstar"][:, :, 0], res["fp_xstar"][:, :, 1])
     assert res["manifold_theta"].shape == (n_agents, 4, QUICK_OPTIONS.manifold_inputs,
