@@ -13,24 +13,26 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from experiments import sweep
 from rnnctl import analysis, paper, plotting, runs
 from rnnctl.analysis import linearize
 from rnnctl.paper import compute, results as paper_results
-from rnnctl.config import TrainConfig
 from rnnctl.experiment import make_agents, train_to_dir
 from rnnctl.paper import QUICK_OPTIONS, PipelineError, analyse_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# The run analysed here is the `--quick` sweep's (its config and agents), which
+# test_sweep_cli trains and analyses too (and test_faults analyses the same shapes): the
+# programs then come from the session's compile cache when those compiled them first.
+QUICK_SWEEP = sweep.parse_args(["--quick"])
 RUN_FILES = (runs.CONFIG_FILE, runs.CHECKPOINTS_FILE, runs.METRICS_FILE)
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    # the `--quick` sweep's config and agents (test_sweep_cli, test_faults): its training
-    # and analysis programs then come from the session's compile cache, not the compiler
-    cfg = TrainConfig(n_updates=3, rollout_len=256, n_epochs=2, eval_episodes=4)
     path = tmp_path_factory.mktemp("pipeline") / "run"
-    train_to_dir(cfg, make_agents([0, 1], ["fo", "po"]), path, progress=False)
+    train_to_dir(QUICK_SWEEP.config, make_agents(range(QUICK_SWEEP.seeds), QUICK_SWEEP.obs),
+                 path, progress=False)
     return path
 
 
@@ -124,7 +126,7 @@ def test_analysis_npz_holds_what_figures_need(analysed, tmp_path):
     # fixed points at the goal, zero and hanging inputs
     assert res["fp_inputs"].tolist() == ["goal", "zero", "hanging"]
     assert res["fp_xstar"].shape == (n_agents, n_ckpt, 3, QUICK_OPTIONS.fp_max_points,
-                                      TrainConfig().hidden)
+                                      QUICK_SWEEP.config.hidden)
     # the angle encoding's goal input is the zero input: searched once, the same points
     np.testing.assert_array_equal(res["fp_xstar"][:, :, 0], res["fp_xstar"][:, :, 1])
     assert res["manifold_theta"].shape == (n_agents, 4, QUICK_OPTIONS.manifold_inputs,
