@@ -17,19 +17,17 @@ import sys
 import time
 from pathlib import Path
 
-# One CPU device per core, set before jax starts: the "sharded" row uses them all, the
-# other rows use one device (which runs at the same speed with the others idle).
-_USER_XLA_FLAGS = os.environ.get("XLA_FLAGS", "")
-from rnnctl.distributed import usable_cpus  # noqa: E402  (imports no jax)
-
-if "xla_force_host_platform_device_count" not in _USER_XLA_FLAGS:
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_"
-                               f"platform_device_count={usable_cpus()}").strip()
-
 import rnnctl  # noqa: F401  (safe XLA flags before jax starts)
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from rnnctl.distributed import request_cpu_devices, usable_cpus
+
+# One CPU device per core, as the sweep asks for them (before jax's backend starts; not
+# against a count the user set): the "sharded" row uses them all, the other rows use one
+# device (which runs at the same speed with the others idle).
+request_cpu_devices(usable_cpus())
 
 from rnnctl import ppo
 from rnnctl.config import TrainConfig
@@ -55,14 +53,10 @@ def whole_process_seconds(seeds: int, cache: str = "off",
     out = Path("runs/bench/_sweep")
     shutil.rmtree(out, ignore_errors=True)   # the sweep refuses to overwrite a run
     flags = [] if devices is None else ["--devices", str(devices)]
-    # the sweep asks jax for its own CPU devices: not the ones this process asked for
-    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-    env["XLA_FLAGS"] = _USER_XLA_FLAGS
     t0 = time.perf_counter()
     res = subprocess.run([sys.executable, "-m", "experiments.sweep", "--seeds", str(seeds),
                           "--no-analysis", "--quiet", "--out", str(out), "--compile-cache",
-                          cache, *flags], check=True, stdout=subprocess.PIPE, text=True,
-                         env=env)
+                          cache, *flags], check=True, stdout=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - t0
     used = re.search(r"on (\d+) device\(s\)", res.stdout)
     return seconds, int(used.group(1)) if used else -1
