@@ -3,7 +3,9 @@
 Pendulum-v1, the paper's task, keeps its module-level functions (`reset`, `step`,
 `observe`, `obs_mask`, `state_from`, constants). Any other gymnax environment with a Box or
 Discrete action space is a `Task` (`get_task`), which wraps the same calls behind one
-interface; Pendulum is a `Task` too, through exactly these functions.
+interface; Pendulum is a `Task` too, through exactly these functions. A task's parameters
+(gymnax `EnvParams` overrides: Pendulum's physics g, m, l, dt, max_speed, max_torque,
+MemoryChain's memory_length, ...) are declared and checked in `rnnctl.task_params`.
 
 Observability is data, not structure: an observation *mask* (a pytree leaf per agent)
 zeroes parts of the input (θ̇ for partially observable (PO) Pendulum agents), so agents of
@@ -73,6 +75,7 @@ import gymnax  # noqa: E402
 from gymnax.environments import spaces  # noqa: E402
 from gymnax.environments.classic_control.pendulum import EnvParams, EnvState, Pendulum
 
+from rnnctl import task_params
 from rnnctl.config import ENCODINGS, ConfigError
 
 ENV = Pendulum()
@@ -300,31 +303,41 @@ def get_task(config=None, *, name: str | None = None, params: tuple = (),
     return _get_task(name, tuple(tuple(p) for p in params), encoding, float(theta_dot_scale))
 
 
+def _env_params(name: str, defaults, params: tuple):
+    """gymnax's `defaults` with the task parameters `params` applied: each checked against
+    the task's declaration (`rnnctl.task_params`), the fields that follow them recomputed,
+    and each cast to gymnax's own type of the field. `defaults` itself when `params` is
+    empty (so a default run compiles exactly as before)."""
+    if not params:
+        return defaults
+    if task_params.declared(name) is None:
+        raise ConfigError(f"{name} declares no task parameters in this version; got "
+                          f"{', '.join(n for n, _ in params)}")
+    values = task_params.resolve(name, params)
+    values.update(task_params.derived(name, values, lambda f: getattr(defaults, f)))
+    return defaults.replace(**{k: type(getattr(defaults, k))(v) for k, v in values.items()})
+
+
 @functools.lru_cache(maxsize=64)
 def _get_task(name: str, params: tuple, encoding: str, theta_dot_scale: float) -> Task:
     if name == PENDULUM:
-        if params:
-            raise ConfigError(f"{PENDULUM} takes no task parameters, got {dict(params)}")
+        env_params = _env_params(name, ENV_PARAMS, params)   # the physics: g, m, l, dt, ...
+        max_torque = float(env_params.max_torque)
         dim = input_dim(encoding)
         variants = {v: tuple(float(m) for m in obs_mask(v, encoding)) for v in PENDULUM_VARIANTS}
-        return Task(name=name, env=ENV, env_params=ENV_PARAMS, action=("box", 1),
-                    action_low=-MAX_TORQUE, action_high=MAX_TORQUE, input_dim=dim,
+        return Task(name=name, env=ENV, env_params=env_params, action=("box", 1),
+                    action_low=-max_torque, action_high=max_torque, input_dim=dim,
                     variants=variants, state_vars=("θ", "θ̇"), horizon=EPISODE_LEN,
-                    can_terminate=False, dt=DT,
+                    can_terminate=False, dt=float(env_params.dt),
                     _observe=lambda raw, mask: observe(raw, mask, encoding, theta_dot_scale),
                     _state_values=lambda s: (wrap_angle(s.theta), s.theta_dot))
     if name not in gymnax.registered_envs:
         raise ConfigError(f"unknown task {name!r}; gymnax has: "
                           f"{', '.join(gymnax.registered_envs)}")
+    if params and task_params.declared(name) is not None:
+        task_params.resolve(name, params)     # a bad value: one line, before gymnax.make
     env, env_params = gymnax.make(name)
-    if params:
-        fields = {f.name for f in dataclasses.fields(env_params)}
-        unknown = sorted(set(dict(params)) - fields)
-        if unknown:
-            raise ConfigError(f"{name} has no parameter {', '.join(unknown)}; its "
-                              f"parameters: {', '.join(sorted(fields))}")
-        env_params = env_params.replace(**{k: type(getattr(env_params, k))(v)
-                                           for k, v in params})
+    env_params = _env_params(name, env_params, params)
     space = env.action_space(env_params)
     if isinstance(space, spaces.Discrete):
         action, low, high = ("discrete", int(space.n)), None, None
