@@ -39,10 +39,16 @@ FLAG_DEFAULTS = {"seeds": 5, "obs": list(OBS_SETTINGS), "updates": DEFAULTS.n_up
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a bad flag is one line on stderr and exit code 2."""
+    """argparse, but a bad flag is one line on stderr and exit code 2, and the help ends
+    with the task's parameters (`task_help`)."""
+
+    task_help = ""
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+    def format_help(self):
+        return super().format_help() + self.task_help
 
 
 def _positive_int(text: str) -> int:
@@ -85,7 +91,9 @@ def _float_list(text: str) -> list[float]:
     return values
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(task: str | None = None) -> argparse.ArgumentParser:
+    """The flags; --help ends with `task`'s parameters (default: Pendulum-v1's)."""
+    from rnnctl import task_params
     p = _Parser(prog=PROG, allow_abbrev=False,   # `--seed 4` must not pass for `--seeds 4`
                 description="Train recurrent actor-critic agents (the paper's vanilla RNN, "
                             "or a GRU or LSTM) with recurrent PPO on gymnax Pendulum (or any "
@@ -100,8 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "paper's; other tasks get the task-agnostic analysis, without the "
                         "paper's claims)")
     p.add_argument("--task-param", action="append", default=None, metavar="NAME=VALUE",
-                   help="override a field of the task's gymnax EnvParams, e.g. "
-                        "memory_length=20 (repeatable)")
+                   help="set a parameter of the task (a field of its gymnax EnvParams), "
+                        "e.g. memory_length=20 or Pendulum's g=9.81 (repeatable); checked "
+                        "against the task's range: see the list below")
     p.add_argument("--cell", choices=list(CELLS), default=None,
                    help=f"recurrent cell: rnn = tanh RNN (the paper's), gru, lstm "
                         f"(default: {DEFAULTS.cell})")
@@ -180,7 +189,18 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: $RNNCTL_COMPILE_CACHE, else ~/.cache/rnnctl/jax; "
                         "off: no cache)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.task_help = task_params.describe(task or DEFAULTS.task)
     return p
+
+
+def _named_task(argv: list[str]) -> str | None:
+    """The --task of a command line, read before parsing it (for --help's task block)."""
+    for flag, value in zip(argv, [*argv[1:], None]):
+        if flag.startswith("--task="):
+            return flag.partition("=")[2]
+        if flag == "--task" and value is not None:
+            return value
+    return None
 
 
 #: The default of --devices, when set (a count, or "auto").
@@ -203,7 +223,8 @@ def _init_list(text: str) -> list[str]:
 def parse_args(argv=None):
     """Parse and check the flags; `args.config`, `args.sweep` and `args.typed` (the
     training flags given on the command line) are added."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(_named_task(argv))
     args = parser.parse_args(argv)
     args.typed = {name for name in TRAINING_FLAGS if getattr(args, name) is not None}
     for name, default in FLAG_DEFAULTS.items():   # --quick shrinks what was not typed
@@ -235,16 +256,11 @@ def parse_args(argv=None):
                "n_updates": "--updates", "seq_len": "--steps-per-update",
                "n_minibatches": ("--minibatches" if "minibatches" in args.typed
                                  else "--steps-per-update")}
-    task_params = []
-    for item in args.task_param or []:
-        name, sep, value = item.partition("=")
-        try:
-            number = float(value)
-        except ValueError:
-            number = None
-        if not sep or not name.strip() or number is None:
-            parser.error(f"argument --task-param: expected NAME=NUMBER, got {item!r}")
-        task_params.append((name.strip(), int(number) if number.is_integer() else number))
+    from rnnctl.task_params import from_cli
+    try:                            # typed and range-checked before anything is built
+        task_params = from_cli(args.task or DEFAULTS.task, args.task_param or [])
+    except ConfigError as e:
+        parser.error(f"argument --task-param: {e}")
     try:
         quick = dict(n_epochs=2, eval_episodes=4) if args.quick else {}
         config = TrainConfig(n_updates=args.updates, rollout_len=args.steps_per_update,
@@ -363,8 +379,14 @@ def _explain(e: Exception) -> str:
 def _resume_target(args):
     """Config and agents of the run to resume; training flags typed must agree."""
     from rnnctl.runs import RunError, config_diff, read_run_meta
+    from rnnctl import envs
     meta = read_run_meta(args.resume, allow_incomplete=True)
     saved = TrainConfig.from_dict(meta["config"])
+    try:                  # a value recorded before task parameters were checked
+        envs.get_task(saved)
+    except ConfigError as e:
+        raise RunError(f"--resume: {args.resume} cannot continue: its config.json has {e}; "
+                       "start a new run with another --out", args.resume) from None
     if args.typed:
         diff = config_diff(saved.to_dict(), args.config.to_dict())
         if diff or (args.sweep and meta["agents"] != _agents(args)):
