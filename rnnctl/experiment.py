@@ -349,6 +349,20 @@ def _existing_status(meta_path: Path) -> str | None:
     return meta.get("status", "complete") if isinstance(meta, dict) else None
 
 
+def _forget_unstarted(out: Path) -> None:
+    """After a fresh run failed before its first chunk was saved: remove its config.json
+    (and empty partial/), so that the same `out` can be used again rather than hold a run
+    whose `--resume` would only repeat the failure."""
+    from rnnctl import runs
+    partial = out / "partial"
+    if partial.is_dir() and any(partial.glob("chunk_*.npz")):
+        return                                      # something to resume from: keep it
+    with contextlib.suppress(OSError):
+        (out / runs.CONFIG_FILE).unlink()
+    with contextlib.suppress(OSError):
+        partial.rmdir()
+
+
 def train_to_dir(config: TrainConfig, agents: list[dict], out: str | Path, *,
                  progress: bool = True, chunk: int = 10, devices: int = 1,
                  resume: bool = False) -> tuple[Path, TrainResult]:
@@ -360,7 +374,8 @@ def train_to_dir(config: TrainConfig, agents: list[dict], out: str | Path, *,
     last one with `resume=True` and ends bitwise identical to an uninterrupted run with
     the same chunk size. Ctrl-C stops at once (within 0.1 s, even mid-compilation; a
     chunk being written is finished first), keeps every saved chunk and raises
-    `Interrupted`. While it writes, process 0 holds `out/.lock` (`runs.lock_run`).
+    `Interrupted`. While it writes, process 0 holds `out/.lock` (`runs.lock_run`). A
+    fresh run that fails (raises) before its first chunk is saved leaves no run in `out`.
 
     Args:
       config, agents: what to train (`make_agents`).
@@ -445,6 +460,10 @@ def _train_locked(config, agents, out: Path, driver: _Driver, progress: bool, ch
     except KeyboardInterrupt:
         _interrupt.clear()
         raise Interrupted(out, saved[0], config.n_updates) from None
+    except Exception:
+        if writer and not resume:
+            _forget_unstarted(out)
+        raise
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
