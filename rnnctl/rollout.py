@@ -9,6 +9,9 @@ params pytree (checkpoints, agents):
 
 The observability setting may be an array mask (`envs.obs_mask`) instead of "fo"/"po", so
 FO and PO agents can share one vmapped axis: `jax.vmap(lambda p, m: rollout(p, obs=m, ...))`.
+The pendulum's physics are gymnax's defaults unless given (`env_params`; a run's are
+`physics(config)`), so that the analysis of a run trained with other physics
+(`--task-param g=...`) simulates the same pendulum.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from flax import struct
 from rnnctl import envs, networks
 from rnnctl.config import ConfigError, TrainConfig
 
-__all__ = ["Rollout", "rollout", "Episodes", "episodes", "goal_input", "hanging_input", "constant_input",
+__all__ = ["Rollout", "rollout", "physics", "Episodes", "episodes", "goal_input", "hanging_input", "constant_input",
            "fixed_point_inputs", "FP_INPUTS"]
 
 #: The constant inputs at which fixed points are searched (SCIENCE.md §5): the goal
@@ -40,11 +43,12 @@ class Rollout:
 
     Attributes:
       theta: [E, T] angle of the observed state, wrapped to [-π, π) (0 = upright).
-      theta_dot: [E, T] angular velocity of the observed state (rad/s, in [-8, 8]).
+      theta_dot: [E, T] angular velocity of the observed state (rad/s, in ±max_speed).
       x: [E, T, I] network input (θ̇ entry exactly 0 for PO agents).
       h: [E, T, S] cell state after reading x_t (S = H; an LSTM's [c, h]: S = 2H).
       action: [E, T] policy mean (the deterministic action, before the env's clipping).
-      torque: [E, T] torque applied by the env: `action` clipped to ±`envs.MAX_TORQUE`.
+      torque: [E, T] torque applied by the env: `action` clipped to ±max_torque (the
+        physics' own; `envs.MAX_TORQUE` = 2 by default).
       reward: [E, T] reward of step t.
     """
 
@@ -112,7 +116,8 @@ def _mask(obs, encoding: str) -> jax.Array:
 
 def rollout(params: networks.Params, *, obs, key: jax.Array, n_episodes: int = 5,
             encoding: str | None = None, theta_dot_scale: float | None = None,
-            steps: int = envs.EPISODE_LEN, config: TrainConfig | None = None) -> Rollout:
+            steps: int = envs.EPISODE_LEN, config: TrainConfig | None = None,
+            env_params: envs.EnvParams | None = None) -> Rollout:
     """Deterministic (mean-action) episodes from random start states, each from h = 0.
 
     Args:
@@ -124,7 +129,13 @@ def rollout(params: networks.Params, *, obs, key: jax.Array, n_episodes: int = 5
       encoding: "angle" or "cos_sin"; default `config.encoding`, else `TrainConfig`'s.
       theta_dot_scale: input scale s of θ̇; default `config.theta_dot_scale`, else 0.125.
       steps: T ≤ `envs.EPISODE_LEN` (200) steps per episode.
-      config: a `TrainConfig` to take `encoding` and `theta_dot_scale` from.
+      config: a `TrainConfig` to take `encoding`, `theta_dot_scale` and the physics from.
+      env_params: the pendulum's physics (gymnax `EnvParams`: g, m, l, dt, max_speed,
+        max_torque), e.g. `physics(config)`; may be traced (vmapped, or an argument of a
+        jitted caller). Default: `config`'s, else gymnax's defaults (`envs.ENV_PARAMS`).
+        None compiles the defaults in as constants, bitwise the program of before
+        physics could be set; passing the defaults as an array argument differs from it
+        by float rounding (~1e-7).
     Returns:
       `Rollout` with arrays [E, T, ...] (`jax.Array`s; under vmap, leading batch axes).
     """
@@ -137,27 +148,40 @@ def rollout(params: networks.Params, *, obs, key: jax.Array, n_episodes: int = 5
         raise ConfigError(f"steps must be an integer in [1, {envs.EPISODE_LEN}], got {steps!r}")
     if not isinstance(n_episodes, int) or n_episodes <= 0:
         raise ConfigError(f"n_episodes must be a positive integer, got {n_episodes!r}")
+    if env_params is None and config is not None:
+        env_params = physics(config)
     mask = _mask(obs, encoding)
-    return _rollout(params, mask, key, jnp.asarray(theta_dot_scale, jnp.float32),
+    return _rollout(params, mask, key, jnp.asarray(theta_dot_scale, jnp.float32), env_params,
                     n_episodes=n_episodes, steps=steps, encoding=encoding)
 
 
+def physics(config: TrainConfig) -> envs.EnvParams | None:
+    """The pendulum's physics of a run (its `task_params`: g, m, l, dt, max_speed,
+    max_torque) as `rollout`'s `env_params`: None where they are gymnax's defaults, so
+    that a default run is analysed with exactly the program it always was."""
+    env_params = envs.get_task(config).env_params
+    return None if env_params == envs.ENV_PARAMS else env_params
+
+
 @partial(jax.jit, static_argnames=("n_episodes", "steps", "encoding"))
-def _rollout(params, mask, key, theta_dot_scale, *, n_episodes, steps, encoding) -> Rollout:
+def _rollout(params, mask, key, theta_dot_scale, env_params, *, n_episodes, steps,
+             encoding) -> Rollout:
     hidden = networks.state_size(params)  # H, or 2H for an LSTM's [c, h]
     dtype = params["rnn"]["W_h"].dtype
+    # None: gymnax's defaults as constants, exactly the program of the default physics
+    physics = envs.ENV_PARAMS if env_params is None else env_params
 
     def episode(key):
         k_reset, k_steps = jax.random.split(key)
-        raw, state = envs.reset(k_reset)
+        raw, state = envs.reset(k_reset, physics)
 
         def body(carry, inp):
             h, raw, state = carry
             k, t = inp
             x = envs.observe(raw, mask, encoding, theta_dot_scale)
             h, mean, _, _ = networks.step(params, h, x, t == 0)
-            torque = jnp.clip(mean, -envs.MAX_TORQUE, envs.MAX_TORQUE)
-            res = envs.step(k, state, torque)
+            torque = jnp.clip(mean, -physics.max_torque, physics.max_torque)
+            res = envs.step(k, state, torque, physics)
             out = Rollout(theta=envs.wrap_angle(state.theta), theta_dot=state.theta_dot,
                           x=x, h=h, action=mean, torque=torque, reward=res.reward)
             return (h, res.obs, res.state), out
