@@ -16,18 +16,21 @@ Fig 1c `geometry`, `fixed_points`; Fig 1d `dynamics`; Fig 1e `linearize`.
 Importing this package loads jax, optax and flax only; `rollout` (which needs the
 environment, gymnax) loads on first use.
 """
-from rnnctl.analysis.dynamics import (FixedPointTrack, Regression, circular_mean,
+from rnnctl.analysis.dynamics import (DecodedTheta, FixedPointTrack, Regression, circular_mean,
+                                      decode_theta,
                                       fixed_point_theta, reward_to_go_regression,
                                       track_fixed_points)
 from rnnctl.analysis.fixed_points import (FixedPoints, find_fixed_points, rnn_cell,
                                           sample_initial_states, sort_eigvals, speed)
-from rnnctl.analysis.geometry import (PCA, participation_ratio, pca, ring_score,
+from rnnctl.analysis.geometry import (PCA, participation_ratio, pca, ring_closure, ring_score,
                                       theta_bin_means, theta_variance_explained)
 from rnnctl.analysis.linearize import (Timescales, cell_jacobians, eigvals_host,
                                        integration_timescales,
                                        mean_ci, recurrent_jacobians, timescales,
                                        timescales_from_eigvals, timescales_host)
 from rnnctl.analysis.policy import PolicyMap, boundary_contrast, policy_map, sharpness
+from rnnctl.analysis.probe import (ProbeHistories, near_zero_fraction, probe_histories,
+                                   probe_torque, upright_contrast)
 # `stats.mean_ci` (NumPy, NaN-aware) is reached as `analysis.stats.mean_ci`: the name
 # `mean_ci` here is the jittable one from `linearize`.
 from rnnctl.analysis import stats
@@ -46,15 +49,18 @@ __all__ = [
     "timescales", "integration_timescales", "timescales_from_eigvals", "Timescales",
     "recurrent_jacobians", "cell_jacobians", "mean_ci", "eigvals_host", "timescales_host",
     # geometry
-    "PCA", "pca", "ring_score", "theta_bin_means", "participation_ratio",
+    "PCA", "pca", "ring_score", "ring_closure", "theta_bin_means", "participation_ratio",
     "theta_variance_explained",
     # policy
     "PolicyMap", "policy_map", "sharpness", "boundary_contrast",
+    # policy maps on shared probe histories (claim 1, rules v2)
+    "ProbeHistories", "probe_histories", "probe_torque", "upright_contrast",
+    "near_zero_fraction",
     # across-seed statistics for the claims (host-side NumPy/SciPy)
     "stats", "Stat", "paired_test", "one_sample_test", "geometric_mean_ci",
     "GeometricMeanCI", "MeanCI", "sign_count", "SignCount",
     # dynamics over training
-    "fixed_point_theta", "circular_mean", "track_fixed_points", "FixedPointTrack",
+    "fixed_point_theta", "decode_theta", "DecodedTheta", "circular_mean", "track_fixed_points", "FixedPointTrack",
     "reward_to_go_regression", "Regression",
 ]
 

@@ -55,6 +55,61 @@ def fixed_point_theta(xstar: jax.Array, hidden_states: jax.Array, theta: jax.Arr
 
 
 @struct.dataclass
+class DecodedTheta:
+    """The θ a point of state space represents, read by a decoder, with its gates.
+
+    Attributes:
+      theta: [...] decoded angle atan2(ŝ, ĉ) in [-π, π].
+      confidence: [...] length ‖(ĉ, ŝ)‖ of the decoded vector: near 1 where the decoder
+        reads one angle, near 0 where the point lies between angles or off the visited set.
+      distance: [...] distance to the nearest visited state, as a fraction of the visited
+        cloud's RMS radius sqrt(mean ‖h − h̄‖²).
+      r2: [] the decoder's R² on the visited states (how well h encodes θ at all).
+    """
+
+    theta: jax.Array
+    confidence: jax.Array
+    distance: jax.Array
+    r2: jax.Array
+
+
+def decode_theta(points: jax.Array, hidden_states: jax.Array, theta: jax.Array, *,
+                 ridge: float = 1e-3) -> DecodedTheta:
+    """The θ that points (e.g. fixed points) represent, from a linear decoder of (cos θ,
+    sin θ) fitted on the visited states (ridge regression with intercept; docs/methods.md).
+
+    Args:
+      points: [K, H] points to label (or [H]).
+      hidden_states: [..., H] visited states (e.g. `Rollout.h` [E, T, H]).
+      theta: [...] wrapped θ of the same samples.
+      ridge: ridge penalty, relative to the mean variance of a unit.
+    Returns:
+      `DecodedTheta` with fields [K] (or [] for one point), r2 [].
+    """
+    h = jnp.reshape(jnp.asarray(hidden_states), (-1, hidden_states.shape[-1]))
+    th = jnp.reshape(jnp.asarray(theta), (-1,))
+    y = jnp.stack([jnp.cos(th), jnp.sin(th)], -1)
+    mu, y_mu = h.mean(0), y.mean(0)
+    hc, yc = h - mu, y - y_mu
+    cov = hc.T @ hc / h.shape[0]
+    lam = ridge * jnp.trace(cov) / h.shape[-1] + 1e-12
+    w = jnp.linalg.solve(cov + lam * jnp.eye(h.shape[-1], dtype=h.dtype), hc.T @ yc / h.shape[0])
+    resid = yc - hc @ w
+    r2 = 1.0 - jnp.sum(resid**2) / jnp.maximum(jnp.sum(yc**2), 1e-12)
+    pts = jnp.atleast_2d(points)
+    dec = (pts - mu) @ w + y_mu
+    radius = jnp.sqrt(jnp.mean(jnp.sum(hc**2, -1)))
+    d2 = jnp.sum(pts**2, -1)[:, None] + jnp.sum(h**2, -1)[None, :] - 2.0 * pts @ h.T
+    dist = jnp.sqrt(jnp.maximum(jnp.min(d2, -1), 0.0)) / jnp.maximum(radius, 1e-12)
+    out = DecodedTheta(theta=jnp.arctan2(dec[:, 1], dec[:, 0]),
+                       confidence=jnp.hypot(dec[:, 0], dec[:, 1]), distance=dist, r2=r2)
+    if jnp.ndim(points) == 1:
+        out = out.replace(theta=out.theta[0], confidence=out.confidence[0],
+                          distance=out.distance[0])
+    return out
+
+
+@struct.dataclass
 class FixedPointTrack:
     """One fixed point followed across T checkpoints (leading batch axes under vmap).
 

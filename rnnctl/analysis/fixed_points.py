@@ -162,7 +162,8 @@ def sort_eigvals(eigvals: jax.Array) -> jax.Array:
 
 
 def sample_initial_states(hidden_states: jax.Array, n: int, key: jax.Array,
-                          noise_scale: float = 0.01) -> jax.Array:
+                          noise_scale: float = 0.01, *, theta: jax.Array | None = None,
+                          strata: int = 0) -> jax.Array:
     """Initial states for the search: visited hidden states plus Gaussian noise.
 
     Args:
@@ -171,12 +172,31 @@ def sample_initial_states(hidden_states: jax.Array, n: int, key: jax.Array,
         visited states).
       key: PRNG key.
       noise_scale: standard deviation of the added noise.
+      theta: [...] optional wrapped θ of the same samples; with `strata` > 0 the starts
+        are stratified over θ: `strata` equal bins over [-π, π) get n / strata starts
+        each (drawn with replacement among that bin's states; an empty bin draws from
+        all states), so rarely visited angles (hanging) are searched as often as common
+        ones.
+      strata: number of θ bins (0: draw uniformly over visited steps).
     Returns:
       [n, H] initial states.
     """
     h = jnp.reshape(jnp.asarray(hidden_states), (-1, hidden_states.shape[-1]))
     k_idx, k_noise = jax.random.split(key)
-    idx = jax.random.choice(k_idx, h.shape[0], (n,), replace=n > h.shape[0])
+    if theta is None or strata <= 0:
+        idx = jax.random.choice(k_idx, h.shape[0], (n,), replace=n > h.shape[0])
+    else:
+        th = jnp.reshape(jnp.asarray(theta), (-1,))
+        b = jnp.clip(jnp.floor((th + jnp.pi) / (2 * jnp.pi) * strata), 0, strata - 1)
+        parts = []
+        for s, ks in enumerate(jax.random.split(k_idx, strata)):
+            m = n // strata + (1 if s < n % strata else 0)
+            if m == 0:
+                continue
+            w = (b == s).astype(jnp.float32)
+            w = jnp.where(w.sum() > 0, w, jnp.ones_like(w))
+            parts.append(jax.random.choice(ks, h.shape[0], (m,), replace=True, p=w / w.sum()))
+        idx = jnp.concatenate(parts)
     return h[idx] + noise_scale * jax.random.normal(k_noise, (n, h.shape[-1]), h.dtype)
 
 

@@ -140,6 +140,31 @@ def ring_score(h: jax.Array, theta: jax.Array, *, n_bins: int = 36) -> jax.Array
     return jnp.where(den > 0, jnp.abs(num) / jnp.where(den > 0, den, 1.0), 0.0)
 
 
+def ring_closure(h: jax.Array, theta: jax.Array, *, n_bins: int = 36) -> jax.Array:
+    """Whether the states close into a ring across θ = ±π: a number in [0, 1].
+
+    A ring is closed: the θ-binned mean states of the two bins beside ±π are as close as
+    any two neighbouring bins. An arc or a line ordered by θ (an angle input read
+    through a random map, whose two ends ±π are far apart) scores a high `ring_score` yet
+    is open. closure = min(1, median distance between the means of neighbouring bins /
+    distance between the means of the first and last bin); NaN if either end bin or every
+    neighbouring pair is unvisited. A ring scores ≈ 1, a line through 36 bins ≈ 1/35.
+
+    Args:
+      h: [..., H] hidden states; theta: [...] their wrapped angles.
+    Returns:
+      [] closure (vmap for one per checkpoint).
+    """
+    means, counts, _ = theta_bin_means(h, theta, n_bins)
+    vis = counts > 0
+    step = jnp.linalg.norm(means[1:] - means[:-1], axis=-1)
+    pair = vis[1:] & vis[:-1]
+    med = jnp.nanmedian(jnp.where(pair, step, jnp.nan))
+    seam = jnp.linalg.norm(means[0] - means[-1])
+    ok = vis[0] & vis[-1] & pair.any()
+    return jnp.where(ok, jnp.minimum(1.0, med / jnp.maximum(seam, 1e-12)), jnp.nan)
+
+
 def participation_ratio(h: jax.Array) -> jax.Array:
     """Effective dimensionality of hidden states: (Σλ)² / Σλ² of their covariance.
 

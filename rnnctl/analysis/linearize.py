@@ -350,7 +350,9 @@ def timescales_host(w_h, h, *, x=None, valid=None, top: int = 5, stride: int = 1
       on_error: optional callable(checkpoint, exception) -> exception to raise instead.
     Returns:
       {"tau_mean" [C, k], "tau_ci" [C, k, 2], "tau_avg" [C], "tau_avg_ci" [C, 2],
-       "tau_frac_capped" [C]} as NumPy arrays (τ in steps).
+       "tau_frac_capped" [C], "tau_step" [C, S] (the per-step mean of the top-k τ at the
+       S analysed steps, NaN at a step without a stable mode), "tau_unstable_frac" [C]
+       (fraction of steps with a mode |λ| > 1)} as NumPy arrays (τ in steps).
     """
     jac_of = None
     if isinstance(w_h, Mapping):
@@ -389,9 +391,18 @@ def timescales_host(w_h, h, *, x=None, valid=None, top: int = 5, stride: int = 1
         keep = np.asarray(valid, bool).reshape(n_ckpt, -1)[:, ::stride]
         lam = np.where(keep[..., None], lam, np.nan + 0j).astype(lam.dtype)
     ts = _tau_summary(jnp.asarray(lam), top, float(confidence))
+    with np.errstate(invalid="ignore"):
+        mod = np.abs(lam).max(-1)                               # [C, S] NaN where left out
+        unstable = np.where(np.isfinite(mod), mod > 1.0, np.nan)
+        tau = np.asarray(ts.tau, np.float64)
+        n_ok = np.isfinite(tau).sum(-1)
+        tau_step = np.where(n_ok > 0, np.nansum(np.nan_to_num(tau, nan=0.0), -1)
+                            / np.maximum(n_ok, 1), np.nan)
     return {"tau_mean": np.asarray(ts.mean), "tau_ci": np.asarray(ts.ci),
             "tau_avg": np.asarray(ts.avg), "tau_avg_ci": np.asarray(ts.avg_ci),
-            "tau_frac_capped": np.asarray(ts.frac_capped)}
+            "tau_frac_capped": np.asarray(ts.frac_capped),
+            "tau_step": tau_step.astype(np.float32),
+            "tau_unstable_frac": np.nanmean(unstable, -1).astype(np.float32)}
 
 
 @partial(jax.jit, static_argnames=("stride",))

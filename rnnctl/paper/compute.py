@@ -19,10 +19,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from rnnctl.paper.options import DEFAULT_OPTIONS, AnalysisOptions, default_stages
-from rnnctl.paper.results import AnalysisResults
+from rnnctl.paper.results import RESULTS_FORMAT_VERSION, AnalysisResults
 from rnnctl.paper.stage import PipelineError, stage
-from rnnctl.paper.stages import (fixed_points_agent, fp_theta_agent, geometry_agent,
-                                 manifold_agent, policy_maps_agent, rollouts_agent,
+from rnnctl.paper.stages import (drift_params, fixed_points_agent, fp_decode_agent,
+                                 fp_theta_agent, geometry_agent, manifold_agent,
+                                 policy_maps_agent, probe_agent, ring_agent, rollouts_agent,
                                  track_agent)
 
 __all__ = ["compute_analysis", "usable_checkpoints", "usable_params", "checkpoints_digest", "nth",
@@ -109,7 +110,9 @@ def compute_analysis(run, options: AnalysisOptions | None = None, *, progress: b
     k_roll, k_fp, k_map, k_man = jax.random.split(jax.random.key(opts.seed), 4)
     theta_ring = np.linspace(-np.pi, np.pi, opts.manifold_inputs, endpoint=False)
     digest = checkpoints_digest(run)
-    tag = json.dumps({"options": opts.to_dict(), "checkpoints": digest}, sort_keys=True)
+    # the parts' layout is the results' (a part of another version is recomputed)
+    tag = json.dumps({"options": opts.to_dict(), "checkpoints": digest,
+                      "results_format_version": RESULTS_FORMAT_VERSION}, sort_keys=True)
     if parts_dir is not None:
         parts_dir = Path(parts_dir)
     per_agent: list[dict[str, np.ndarray] | None] = []
@@ -188,7 +191,8 @@ def compute_analysis(run, options: AnalysisOptions | None = None, *, progress: b
 
 
 #: Arrays that are the same for every agent (not stacked over agents).
-_SHARED = ("map_theta_edges", "map_theta_dot_edges")
+_SHARED = ("map_theta_edges", "map_theta_dot_edges", "probe_theta_centers",
+           "probe_theta_dot_centers")
 
 
 def _span(updates: np.ndarray) -> str:
@@ -212,14 +216,17 @@ def _analyse_agent(a, agent, flat, ok_a, st, opts, cfg, tds, theta_ring, keys, w
     inverse = inverse.reshape(-1)
     sub: dict[str, float] = {}
 
+    from rnnctl import rollout as _rollout
+    phys = _rollout.physics(cfg)                  # None: gymnax's default pendulum
+    p_env = envs.get_task(cfg).env_params
     with stage("rollouts", sub, **where):
         roll = jax.block_until_ready(rollouts_agent(
-            params, mask, k_roll, tds, n_episodes=opts.episodes, encoding=cfg.encoding))
+            params, mask, k_roll, tds, phys, n_episodes=opts.episodes, encoding=cfg.encoding))
         out["roll_return"] = np.asarray(roll.returns.mean(-1))
     with stage("fixed_points", sub, **where):
         keys_c = jax.random.split(jax.random.fold_in(k_fp, a), n_ckpt)
         fps = jax.block_until_ready(fixed_points_agent(params, jnp.asarray(x_unique), roll.h,
-                                                       keys_c, opts))
+                                                       keys_c, opts, theta=roll.theta))
     with stage("fp_tracking", sub, **where):
         fp_theta = np.asarray(fp_theta_agent(fps.xstar, roll.h, roll.theta, k=opts.fp_theta_k))
         okc = ok_a[:, None, None]
@@ -231,6 +238,12 @@ def _analyse_agent(a, agent, flat, ok_a, st, opts, cfg, tds, theta_ring, keys, w
             fp_stable=stable[:, inverse], fp_qstar=np.asarray(fps.qstar)[:, inverse],
             fp_max_abs_eig=np.where(valid, eig, np.nan)[:, inverse],
             fp_theta=np.where(valid, fp_theta, np.nan)[:, inverse])
+        dec = fp_decode_agent(fps.xstar, roll.h, roll.theta)
+        out.update(
+            fp_theta_dec=np.where(valid, np.asarray(dec.theta), np.nan)[:, inverse],
+            fp_theta_conf=np.where(valid, np.asarray(dec.confidence), np.nan)[:, inverse],
+            fp_dist_visited=np.where(valid, np.asarray(dec.distance), np.nan)[:, inverse],
+            fp_decoder_r2=np.asarray(dec.r2))
         goal = int(inverse[analysis.FP_INPUTS.index("goal")])
         goal_fps = jax.tree.map(lambda v: v[:, goal], fps)
         goal_fps = goal_fps.replace(valid=jnp.asarray(valid[:, goal]),
@@ -248,11 +261,19 @@ def _analyse_agent(a, agent, flat, ok_a, st, opts, cfg, tds, theta_ring, keys, w
             confidence=opts.tau_confidence, workers=opts.tau_workers,
             on_error=lambda c, e: PipelineError("timescales", e, checkpoint=c, **where)))
     with stage("geometry", sub, **where):
-        pcs, ring, ring_x, pr, var_th = jax.block_until_ready(
+        pcs, ring, ring_x, pr, var_th, closure, closure_x = jax.block_until_ready(
             geometry_agent(roll.h, roll.theta, roll.x))
+        out["ring_closure"], out["ring_closure_input"] = np.asarray(closure), np.asarray(closure_x)
         out["ring"], out["ring_input"] = np.asarray(ring), np.asarray(ring_x)
         out["participation_ratio"] = np.asarray(pr)
         out["theta_var_explained"] = np.asarray(var_th)
+        h_all = np.asarray(roll.h, np.float64).reshape(n_ckpt, -1, roll.h.shape[-1])
+        out["h_mean"] = h_all.mean(1).astype(np.float32)
+        out["saturation"] = (1.0 - h_all**2).mean((1, 2)).astype(np.float32)
+        leaves = [np.asarray(v, np.float64).reshape(n_ckpt, -1)
+                  for v in jax.tree.leaves(params)]
+        flat_p = np.concatenate(leaves, 1)
+        out["param_dist_final"] = np.linalg.norm(flat_p - flat_p[-1], axis=1).astype(np.float32)
         out["pc_var_ratio"] = np.asarray(pcs.explained_variance_ratio)
         mean_s, comp_s = np.asarray(pcs.mean)[st], np.asarray(pcs.components)[st]
         h_s = np.asarray(roll.h)[st].reshape(len(st), -1, roll.h.shape[-1])
@@ -276,10 +297,44 @@ def _analyse_agent(a, agent, flat, ok_a, st, opts, cfg, tds, theta_ring, keys, w
                                              np.asarray(man.xstar) - mean_s[:, None, None],
                                              comp_s)
     del roll
+    with stage("drift_control", sub, **where):
+        # the same agent's update-0 network moved by training's distance along a random
+        # direction: what weight growth alone does to the ring score (claim 2, rules v2)
+        k_drift = jax.random.fold_in(jax.random.fold_in(jax.random.key(opts.seed), 0xD21F7), a)
+        p_drift = drift_params(params, k_drift)
+        roll_d = rollouts_agent(p_drift, mask, k_roll, tds, phys,
+                                n_episodes=opts.episodes, encoding=cfg.encoding)
+        out["ring_drift"] = np.asarray(ring_agent(roll_d.h, roll_d.theta))
+        del roll_d
+    with stage("probe_maps", sub, **where):
+        hist = analysis.probe_histories(
+            opts.probe_bins, opts.probe_bins, opts.probe_steps, g=float(p_env.g),
+            m=float(p_env.m), l=float(p_env.l), dt=float(p_env.dt),
+            max_speed=float(p_env.max_speed))
+        max_torque = float(p_env.max_torque)
+        raw = jnp.stack([jnp.cos(hist.theta), jnp.sin(hist.theta), hist.theta_dot], -1)
+        x_probe = envs.observe(raw, mask, cfg.encoding, cfg.theta_dot_scale)
+        torque = jax.block_until_ready(probe_agent(params, x_probe, max_torque))
+        th_c = hist.theta_centers
+        out["probe_contrast"] = np.asarray(analysis.upright_contrast(
+            torque, th_c, max_torque=max_torque))
+        out["probe_near_zero"] = np.asarray(analysis.near_zero_fraction(
+            torque, th_c, max_torque=max_torque))
+        out["probe_near_zero_hanging"] = np.asarray(analysis.near_zero_fraction(
+            torque, th_c, lo=analysis.probe.HANGING, hi=4.0, max_torque=max_torque))
+        # the drift control's probe map (claim 1, rules v2)
+        torque_d = probe_agent(p_drift, x_probe, max_torque)
+        out["probe_contrast_drift"] = np.asarray(analysis.upright_contrast(
+            torque_d, th_c, max_torque=max_torque))
+        del p_drift
+        out["stage_probe_torque"] = np.asarray(torque)[st]
+        out["probe_theta_centers"] = np.asarray(th_c)
+        out["probe_theta_dot_centers"] = np.asarray(hist.theta_dot_centers)
     with stage("policy_maps", sub, **where):
         pm, sharp, contrast, rets = jax.block_until_ready(policy_maps_agent(
-            params, mask, k_map, tds, n_episodes=opts.map_episodes, bins=opts.map_bins,
-            encoding=cfg.encoding))
+            params, mask, k_map, tds, phys, n_episodes=opts.map_episodes, bins=opts.map_bins,
+            encoding=cfg.encoding, max_torque=float(p_env.max_torque),
+            max_speed=float(p_env.max_speed)))
         out["sharpness"] = np.asarray(sharp)
         out["boundary_contrast"] = np.asarray(contrast)
         out["map_visited_frac"] = np.asarray(pm.counts > 0).mean(axis=(-2, -1))

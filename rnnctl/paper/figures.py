@@ -153,7 +153,8 @@ def draw_figures(results: AnalysisResults, run, outdir, *,
         pct = f"{100 * claim_opts.ci_level:g}%"
         plotting.fig1e_timescales(
             results.updates, np.stack([c[0] for c in curves]), np.stack([c[1] for c in curves]),
-            np.stack([c[2] for c in curves]), dt=envs.DT, label=[o.upper() for o in shown],
+            np.stack([c[2] for c in curves]), dt=envs.get_task(run.config).dt,
+            label=[o.upper() for o in shown],
             summary=f"geometric mean over seeds, {pct} bootstrap CI", top=opts.tau_top,
             windows=spans, path=paths["fig1e"])
     return paths

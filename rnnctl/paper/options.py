@@ -35,6 +35,12 @@ class AnalysisOptions:
       fp_max_points: fixed-point slots refined and kept per checkpoint.
       fp_tol_q: a point with speed q < fp_tol_q is a fixed point.
       fp_theta_k: nearest visited states whose circular-mean θ a fixed point represents.
+      fp_start_strata: the search's initial states are stratified over this many equal θ
+        bins of the visited states (0: uniform over visited steps), so that the rarely
+        visited hanging region is searched (rules v2; docs/methods.md).
+      probe_bins, probe_steps: the probe policy map (claim 1, rules v2): a
+        probe_bins × probe_bins grid over [-π, π) × [-8, 8], each bin read after an
+        unforced history of probe_steps states ending there (`analysis.probe_histories`).
       manifold_inputs: M, constant inputs θ on a ring [-π, π) at which fixed points are
         searched at every stage (the fixed-point manifold; 0: off).
       manifold_fp_init, manifold_max_points: initial states and slots of those searches.
@@ -63,6 +69,9 @@ class AnalysisOptions:
     fp_max_points: int = 32
     fp_tol_q: float = 1e-10
     fp_theta_k: int = 10
+    fp_start_strata: int = 8
+    probe_bins: int = 32
+    probe_steps: int = 20
     manifold_inputs: int = 32
     manifold_fp_init: int = 64
     manifold_max_points: int = 8
@@ -84,6 +93,13 @@ class AnalysisOptions:
                 raise ValueError(f"AnalysisOptions.{name} must be a positive integer, got {v!r}")
         if not isinstance(self.manifold_inputs, int) or self.manifold_inputs < 0:
             raise ValueError("AnalysisOptions.manifold_inputs must be a non-negative integer")
+        if not isinstance(self.fp_start_strata, int) or self.fp_start_strata < 0:
+            raise ValueError("AnalysisOptions.fp_start_strata must be a non-negative integer")
+        for name in ("probe_bins", "probe_steps"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < (2 if name == "probe_bins" else 1):
+                raise ValueError(f"AnalysisOptions.{name} must be an integer >= "
+                                 f"{2 if name == 'probe_bins' else 1}, got {v!r}")
         if not isinstance(self.fp_newton_steps, int) or self.fp_newton_steps < 0:
             raise ValueError("AnalysisOptions.fp_newton_steps must be a non-negative integer")
         if self.return_episodes > self.map_episodes:
@@ -121,6 +137,7 @@ DEFAULT_OPTIONS = AnalysisOptions()
 QUICK_OPTIONS = AnalysisOptions(episodes=2, map_episodes=4, map_bins=32, return_episodes=4,
                                 fp_init=32, fp_opt_steps=60, fp_newton_steps=2,
                                 fp_max_points=8, tau_stride=4, manifold_inputs=8,
+                                probe_bins=16, probe_steps=10,
                                 manifold_fp_init=16, manifold_max_points=4)
 
 
@@ -144,6 +161,20 @@ class ClaimOptions:
         of the seed's return gain.
       tau_middle: claim 5: the early-to-middle window, as fractions of the updates.
       tau_end_updates: claim 5: the final window, the last this many updates.
+
+    Rules v2 (docs/methods.md §7, `rnnctl.paper.claims_v2`):
+      final_updates: "the end of training" = the analysed checkpoints of the last this
+        many updates, averaged (claims 1, 2, 5).
+      persist_updates: claim 3: a location-qualified point "exists from update u" if it
+        exists at every analysed checkpoint of updates u..u + persist_updates.
+      theta_confidence: claim 3: a fixed point's decoded θ counts only if the decoded
+        vector is at least this long.
+      theta_distance: claim 3: ... and the point lies within this fraction of the visited
+        cloud's RMS radius of a visited state.
+      tau_blocks: claim 5: contiguous blocks per checkpoint of the block bootstrap over
+        correlated rollout steps.
+      tau_resamples: claim 5: bootstrap resamples.
+      tau_level: claim 5: coverage of the step-level intervals (the paper's 99 %).
     """
 
     near_goal: float = math.pi / 4
@@ -154,6 +185,13 @@ class ClaimOptions:
     learning_start: float = 0.1
     tau_middle: tuple[float, float] = (0.1, 0.5)
     tau_end_updates: int = 10
+    final_updates: int = 10
+    persist_updates: int = 10
+    theta_confidence: float = 0.5
+    theta_distance: float = 0.5
+    tau_blocks: int = 20
+    tau_resamples: int = 2000
+    tau_level: float = 0.99
 
     def validate(self) -> "ClaimOptions":
         if not 0 < self.near_goal < self.near_hanging <= math.pi:
@@ -164,8 +202,16 @@ class ClaimOptions:
             raise ValueError("ClaimOptions.persist must be a positive integer")
         if not 0 <= self.tau_middle[0] < self.tau_middle[1] <= 1:
             raise ValueError("ClaimOptions.tau_middle must be (lo, hi) with 0 <= lo < hi <= 1")
-        if not isinstance(self.tau_end_updates, int) or self.tau_end_updates < 1:
-            raise ValueError("ClaimOptions.tau_end_updates must be a positive integer")
+        for name in ("tau_end_updates", "final_updates", "persist_updates", "tau_blocks",
+                     "tau_resamples"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"ClaimOptions.{name} must be a positive integer")
+        if not 0 < self.theta_confidence < 1 or not self.theta_distance > 0:
+            raise ValueError("ClaimOptions: theta_confidence must lie in (0, 1) and "
+                             "theta_distance be positive")
+        if not 0 < self.tau_level < 1:
+            raise ValueError("ClaimOptions.tau_level must lie in (0, 1)")
         return self
 
     def to_dict(self) -> dict:

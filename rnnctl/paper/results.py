@@ -18,7 +18,7 @@ __all__ = ["AnalysisResults", "ANALYSIS_FILE", "RESULTS_FORMAT_VERSION", "load_a
 
 ANALYSIS_FILE = "analysis.npz"
 #: Version of the analysis.npz layout; a file of another version is recomputed, not read.
-RESULTS_FORMAT_VERSION = 3
+RESULTS_FORMAT_VERSION = 5
 
 
 @struct.dataclass
@@ -37,6 +37,11 @@ class AnalysisResults:
       fp_valid: [A, C, X, K] bool. fp_stable: [A, C, X, K] bool: valid and stable.
       fp_qstar: [A, C, X, K] speed q. fp_max_abs_eig: [A, C, X, K] max |λ| of ∂F/∂h.
       fp_theta: [A, C, X, K] θ a fixed point represents (circular mean of nearest states).
+      fp_theta_dec: [A, C, X, K] θ read by a linear decoder of (cos θ, sin θ) fitted on
+        the checkpoint's visited states (`analysis.decode_theta`); fp_theta_conf: its
+        confidence (length of the decoded vector); fp_dist_visited: the point's distance
+        to the nearest visited state / the visited cloud's RMS radius.
+      fp_decoder_r2: [A, C] R² of that decoder on the visited states.
       track_s_path: [A, C, H] the stable fixed point at the goal input tracked back from
         the end (target θ = 0). track_s_distance: [A, C] its distance to its final
         location (d_t). track_s_theta: [A, C] its θ. track_s_index: [A, C] its slot (-1).
@@ -50,7 +55,18 @@ class AnalysisResults:
       tau_mean: [A, C, k] mean over steps of the i-th largest τ; tau_ci: [A, C, k, 2].
       tau_frac_capped: [A, C] fraction of τ clipped at 1e4 steps.
       tau_steps: [] steps per checkpoint used for τ.
+      tau_step: [A, C, N'] per-step mean of the top-k τ at the N' analysed steps (NaN: no
+        stable mode), for step-level intervals (block bootstrap, rules v2).
+      tau_unstable_frac: [A, C] fraction of analysed steps with a mode |λ| > 1.
+      saturation: [A, C] mean of 1 − h² over the rollout steps (1: linear, 0: saturated).
+      h_mean: [A, C, H] mean visited hidden state.
+      param_dist_final: [A, C] Euclidean distance of all parameters to the last analysed
+        checkpoint's.
       ring: [A, C] ring score of h. ring_input: [A, C] ring score of the input x.
+      ring_drift: [A, C] ring score of the drift control: the agent's update-0 network
+        moved along one random direction by training's distance ‖θ_t − θ_0‖.
+      ring_closure, ring_closure_input: [A, C] whether h (and x) close into a ring across
+        θ = ±π (`analysis.ring_closure`; NaN if an end bin was not visited).
       participation_ratio: [A, C] (Σλ)²/Σλ² of the covariance of h (dimensionality).
       theta_var_explained: [A, C] fraction of the variance of h explained by θ.
       pc_var_ratio: [A, C, 3] explained variance ratio of the top 3 PCs.
@@ -62,6 +78,13 @@ class AnalysisResults:
       map_visited_frac: [A, C] fraction of map bins visited.
       stage_map_torque: [A, S, B, B] policy maps at the stages (NaN: not visited).
       map_theta_edges, map_theta_dot_edges: [B + 1] bin edges.
+      probe_contrast: [A, C] boundary contrast of the probe map near upright (|θ| < π/2,
+        no seam; `analysis.upright_contrast`). probe_near_zero: [A, C] fraction of its bins
+        with |θ| < π/2 whose |torque| < 0.1·max; probe_near_zero_hanging: the same for
+        |θ| ≥ 3π/4. stage_probe_torque: [A, S, P, P] probe maps at the stages.
+      probe_contrast_drift: [A, C] the upright contrast of the drift control's probe map
+        (see ring_drift).
+      probe_theta_centers, probe_theta_dot_centers: [P] the probe grid.
       options_json: [] the `AnalysisOptions` as JSON.
       checkpoints_sha256: [] digest of the checkpoints.npz analysed.
     """
@@ -80,6 +103,10 @@ class AnalysisResults:
     fp_qstar: np.ndarray
     fp_max_abs_eig: np.ndarray
     fp_theta: np.ndarray
+    fp_theta_dec: np.ndarray
+    fp_theta_conf: np.ndarray
+    fp_dist_visited: np.ndarray
+    fp_decoder_r2: np.ndarray
     track_s_path: np.ndarray
     track_s_distance: np.ndarray
     track_s_theta: np.ndarray
@@ -96,8 +123,16 @@ class AnalysisResults:
     tau_ci: np.ndarray
     tau_frac_capped: np.ndarray
     tau_steps: np.ndarray
+    tau_step: np.ndarray
+    tau_unstable_frac: np.ndarray
+    saturation: np.ndarray
+    h_mean: np.ndarray
+    param_dist_final: np.ndarray
     ring: np.ndarray
     ring_input: np.ndarray
+    ring_drift: np.ndarray
+    ring_closure: np.ndarray
+    ring_closure_input: np.ndarray
     participation_ratio: np.ndarray
     theta_var_explained: np.ndarray
     pc_var_ratio: np.ndarray
@@ -111,6 +146,13 @@ class AnalysisResults:
     stage_map_torque: np.ndarray
     map_theta_edges: np.ndarray
     map_theta_dot_edges: np.ndarray
+    probe_contrast: np.ndarray
+    probe_near_zero: np.ndarray
+    probe_near_zero_hanging: np.ndarray
+    stage_probe_torque: np.ndarray
+    probe_contrast_drift: np.ndarray
+    probe_theta_centers: np.ndarray
+    probe_theta_dot_centers: np.ndarray
     options_json: np.ndarray
     checkpoints_sha256: np.ndarray
 

@@ -11,12 +11,14 @@ import jax
 from rnnctl.paper.options import AnalysisOptions
 
 __all__ = ["rollouts_agent", "fixed_points_checkpoint", "fixed_points_agent",
+           "fp_decode_agent", "probe_agent", "drift_params", "ring_agent",
            "fp_theta_agent", "track_agent", "geometry_agent", "manifold_agent",
            "policy_maps_agent"]
 
 
 @partial(jax.jit, static_argnames=("n_episodes", "encoding"))
-def rollouts_agent(params, mask, key, theta_dot_scale, *, n_episodes: int, encoding: str):
+def rollouts_agent(params, mask, key, theta_dot_scale, env_params=None, *, n_episodes: int,
+                   encoding: str):
     """Deterministic rollouts at every checkpoint, the same start states for each.
 
     Args:
@@ -24,25 +26,28 @@ def rollouts_agent(params, mask, key, theta_dot_scale, *, n_episodes: int, encod
       mask: [I] observation mask (`envs.obs_mask`).
       key: PRNG key (shared by all checkpoints: common random numbers).
       theta_dot_scale: the run's θ̇ input scale.
+      env_params: the run's pendulum physics (`rollout.physics`; None: gymnax's).
     Returns:
       `Rollout` with fields [C, E, T, ...].
     """
     from rnnctl import rollout as _r
     return jax.vmap(lambda p: _r.rollout(p, obs=mask, key=key, n_episodes=n_episodes,
-                                         encoding=encoding,
-                                         theta_dot_scale=theta_dot_scale))(params)
+                                         encoding=encoding, theta_dot_scale=theta_dot_scale,
+                                         env_params=env_params))(params)
 
 
-def fixed_points_checkpoint(params, x_star, h, key, opts: AnalysisOptions):
+def fixed_points_checkpoint(params, x_star, h, key, opts: AnalysisOptions, theta=None):
     """Fixed points of one checkpoint at input x*, from `opts.fp_init` visited states + noise.
 
     Args:
-      params: one checkpoint's parameters; x_star: [I]; h: [E, T, H] visited states.
+      params: one checkpoint's parameters; x_star: [I]; h: [E, T, H] visited states;
+      theta: optional [E, T] their θ (starts stratified over `opts.fp_start_strata` bins).
     Returns:
       `analysis.FixedPoints` with `opts.fp_max_points` slots.
     """
     from rnnctl import analysis
-    h0 = analysis.sample_initial_states(h, opts.fp_init, key, noise_scale=opts.fp_noise)
+    h0 = analysis.sample_initial_states(h, opts.fp_init, key, noise_scale=opts.fp_noise,
+                                        theta=theta, strata=opts.fp_start_strata)
     return analysis.find_fixed_points(analysis.rnn_cell(params), x_star, h0,
                                       learning_rate=opts.fp_lr, n_opt_steps=opts.fp_opt_steps,
                                       n_newton_steps=opts.fp_newton_steps,
@@ -50,20 +55,50 @@ def fixed_points_checkpoint(params, x_star, h, key, opts: AnalysisOptions):
 
 
 @partial(jax.jit, static_argnames=("opts",))
-def fixed_points_agent(params, x_stars, h, keys, opts: AnalysisOptions):
+def fixed_points_agent(params, x_stars, h, keys, opts: AnalysisOptions, theta=None):
     """`fixed_points_checkpoint` over C checkpoints × X inputs.
 
     Args:
       params: leaves [C, ...]; x_stars: [X, I] constant inputs; h: [C, E, T, H] visited
-        states (initial states of every input's search); keys: [C].
+        states (initial states of every input's search); keys: [C]; theta: optional
+        [C, E, T] θ of the visited states (stratified starts).
     Returns:
       `FixedPoints` [C, X, K].
     """
-    def one(p, hh, k):
+    def one(p, hh, k, th):
         ks = jax.random.split(k, x_stars.shape[0])
-        return jax.vmap(lambda x, kk: fixed_points_checkpoint(p, x, hh, kk, opts))(x_stars, ks)
+        return jax.vmap(lambda x, kk: fixed_points_checkpoint(p, x, hh, kk, opts, th))(
+            x_stars, ks)
 
-    return jax.vmap(one)(params, h, keys)
+    if theta is None:
+        return jax.vmap(lambda p, hh, k: one(p, hh, k, None))(params, h, keys)
+    return jax.vmap(one)(params, h, keys, theta)
+
+
+@jax.jit
+def fp_decode_agent(xstar, h, theta):
+    """θ of each fixed point read by a decoder fitted per checkpoint, with its gates.
+
+    xstar [C, ..., K, H], h [C, E, T, H], theta [C, E, T] → `DecodedTheta` [C, ..., K]
+    (r2 [C]).
+    """
+    from rnnctl import analysis
+
+    def one(x, hh, th):
+        d = analysis.decode_theta(x.reshape(-1, x.shape[-1]), hh, th)
+        shape = x.shape[:-1]
+        return d.replace(theta=d.theta.reshape(shape), confidence=d.confidence.reshape(shape),
+                         distance=d.distance.reshape(shape))
+
+    return jax.vmap(one)(xstar, h, theta)
+
+
+@jax.jit
+def probe_agent(params, x_probe, max_torque):
+    """Probe policy maps at every checkpoint: params leaves [C, ...], x_probe
+    [Bθ, Bθ̇, W, I] (shared by all checkpoints) → torque [C, Bθ, Bθ̇]."""
+    from rnnctl import analysis
+    return jax.vmap(lambda p: analysis.probe_torque(p, x_probe, max_torque=max_torque))(params)
 
 
 @partial(jax.jit, static_argnames=("k",))
@@ -92,12 +127,40 @@ def track_agent(fps, theta):
 def geometry_agent(h, theta, x):
     """Geometry of the hidden states at every checkpoint, h [C, E, T, H] → [C, ...]:
     (PCA with 3 components, ring score of h, ring score of the input x, participation
-    ratio of h, fraction of the variance of h explained by θ)."""
+    ratio of h, fraction of the variance of h explained by θ, ring closure of h and of x)."""
     from rnnctl import analysis
     return jax.vmap(lambda hh, th, xx: (
         analysis.pca(hh, 3), analysis.ring_score(hh, th), analysis.ring_score(xx, th),
-        analysis.participation_ratio(hh), analysis.theta_variance_explained(hh, th)))(
-        h, theta, x)
+        analysis.participation_ratio(hh), analysis.theta_variance_explained(hh, th),
+        analysis.ring_closure(hh, th), analysis.ring_closure(xx, th)))(h, theta, x)
+
+
+@jax.jit
+def drift_params(params, key):
+    """The drift control of one agent: checkpoint c is the update-0 network moved along one
+    random unit direction v (all parameters) by training's own distance ‖θ_c − θ_0‖.
+
+    Args:
+      params: leaves [C, ...]; key: PRNG key of v.
+    Returns:
+      parameters with leaves [C, ...] (docs/methods.md §7, claim 2).
+    """
+    leaves, tree = jax.tree.flatten(params)
+    n = leaves[0].shape[0]
+    dist = jax.numpy.sqrt(sum(((l - l[:1]) ** 2).reshape(n, -1).sum(1) for l in leaves))
+    keys = jax.random.split(key, len(leaves))
+    v = [jax.random.normal(k, l.shape[1:], l.dtype) for k, l in zip(keys, leaves)]
+    norm = jax.numpy.sqrt(sum((x**2).sum() for x in v))
+    out = [l[:1] + dist.reshape((n,) + (1,) * (l.ndim - 1)) * (x / norm)[None]
+           for l, x in zip(leaves, v)]
+    return jax.tree.unflatten(tree, out)
+
+
+@jax.jit
+def ring_agent(h, theta):
+    """Ring score of h at every checkpoint: h [C, E, T, H], theta [C, E, T] → [C]."""
+    from rnnctl import analysis
+    return jax.vmap(analysis.ring_score)(h, theta)
 
 
 @partial(jax.jit, static_argnames=("opts",))
@@ -122,9 +185,11 @@ def manifold_agent(params, x_ring, h, keys, opts: AnalysisOptions):
     return jax.vmap(one)(params, h, keys)
 
 
-@partial(jax.jit, static_argnames=("n_episodes", "bins", "encoding"))
-def policy_maps_agent(params, mask, key, theta_dot_scale, *, n_episodes: int, bins: int,
-                      encoding: str):
+@partial(jax.jit, static_argnames=("n_episodes", "bins", "encoding", "max_torque",
+                                   "max_speed"))
+def policy_maps_agent(params, mask, key, theta_dot_scale, env_params=None, *, n_episodes: int,
+                      bins: int, encoding: str, max_torque: float = 2.0,
+                      max_speed: float = 8.0):
     """Policy maps from `n_episodes` rollouts per checkpoint (hidden states not kept).
 
     Returns:
@@ -135,8 +200,10 @@ def policy_maps_agent(params, mask, key, theta_dot_scale, *, n_episodes: int, bi
 
     def one(p):
         r = _r.rollout(p, obs=mask, key=key, n_episodes=n_episodes, encoding=encoding,
-                       theta_dot_scale=theta_dot_scale)
-        pm = analysis.policy_map(r.theta, r.theta_dot, r.torque, bins=bins)
-        return pm, analysis.sharpness(pm), analysis.boundary_contrast(pm), r.returns
+                       theta_dot_scale=theta_dot_scale, env_params=env_params)
+        pm = analysis.policy_map(r.theta, r.theta_dot, r.torque, bins=bins,
+                                 theta_dot_range=(-max_speed, max_speed))
+        return (pm, analysis.sharpness(pm, max_torque=max_torque),
+                analysis.boundary_contrast(pm, max_torque=max_torque), r.returns)
 
     return jax.vmap(one)(params)
