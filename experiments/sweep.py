@@ -451,7 +451,10 @@ def _warn_devices(n: int) -> None:
 
 def _main(args) -> int:
     from rnnctl import compile_cache
-    compile_cache.enable(args.compile_cache)
+    try:
+        compile_cache.enable(args.compile_cache, flag="--compile-cache")
+    except compile_cache.CacheError as e:           # chosen, but unusable: before any work
+        return _fail(str(e))
     writer = True
     if args.distributed:                     # before anything starts jax's backend
         import jax
