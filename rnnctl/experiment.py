@@ -126,8 +126,8 @@ class TrainResult:
     params: dict                    # leaves [A, U+1, ...]
     metrics: dict[str, np.ndarray]  # [A, U+1]
     compile_s: float
-    train_s: float
-    env_steps: int
+    train_s: float                  # this call's training time (not a resumed run's past)
+    env_steps: int                  # env steps trained in this call, in `train_s`
     diverged: list[dict]            # `runs.diverged_agents` (empty if none)
     devices: int = 1
 
@@ -151,10 +151,11 @@ class Interrupted(Exception):
 
 # ----------------------------------------------------------------------------- the driver
 
-# on_chunk(first, done, state, params, metrics): the record of updates first..done-1 of
-# the run's update axis (first = 0: the initial weights), NumPy with all unpadded agents,
-# on every process; `state` is the training state after it (None unless asked for).
-OnChunk = Callable[[int, int, object, dict, dict], None]
+# on_chunk(first, done, state, params, metrics, train_s): the record of updates
+# first..done of the run's update axis (first = 0: the initial weights), NumPy with all
+# unpadded agents, on every process; `state` is the training state after it (None unless
+# asked for); `train_s` the seconds these updates took (not counting the saving).
+OnChunk = Callable[[int, int, object, dict, dict, float], None]
 
 
 class _Driver:
@@ -249,10 +250,10 @@ class _Driver:
         from rnnctl.progress import ProgressBar
         cfg, trainer = self.config, self.trainer
 
-        def emit(first, done, state, params, metrics):
+        def emit(first, done, state, params, metrics, seconds):
             """Hand out updates first..done (params/metrics already on the host)."""
             state = interruptible(lambda: self.host(state)) if with_state else None
-            on_chunk(first, done, state, params, metrics)
+            on_chunk(first, done, state, params, metrics, seconds)
 
         compile_s = train_s = 0.0
         if fresh:
@@ -262,8 +263,9 @@ class _Driver:
             t0 = time.perf_counter()
             state, p0, m0 = interruptible(lambda: jax.block_until_ready(start(state)))
             p0, m0 = interruptible(lambda: self.host((p0, vars(m0))))
-            train_s += time.perf_counter() - t0
-            emit(0, 0, state, p0, m0)
+            seconds = time.perf_counter() - t0
+            train_s += seconds
+            emit(0, 0, state, p0, m0, seconds)
         # One compiled update per call, driven from here: the program holds no host
         # callback (so the persistent compilation cache can store it, and CPU dispatch
         # stays asynchronous), the next update is queued before this one's record is
@@ -287,17 +289,20 @@ class _Driver:
             if bar is not None:
                 bar(done)
             if done - first + 1 == chunk or done == cfg.n_updates:
-                train_s += time.perf_counter() - t0
+                seconds = time.perf_counter() - t0
+                train_s += seconds
                 params_h, metrics_h = jax.tree.map(lambda *a: np.concatenate(a, axis=1),
                                                    *records)
-                emit(first, done, state, params_h, metrics_h)
+                emit(first, done, state, params_h, metrics_h, seconds)
                 records, first = [], done + 1
                 t0 = time.perf_counter()
         return compile_s, train_s
 
 
-def _steps(config: TrainConfig, agents: list[dict]) -> int:
-    return len(agents) * config.n_updates * config.steps_per_update
+def _steps(config: TrainConfig, agents: list[dict], updates: int | None = None) -> int:
+    """Env steps of `updates` updates (default: the whole run) of every agent."""
+    updates = config.n_updates if updates is None else updates
+    return len(agents) * updates * config.steps_per_update
 
 
 def train_agents(config: TrainConfig, agents: list[dict], progress: bool = True,
@@ -319,11 +324,38 @@ def train_agents(config: TrainConfig, agents: list[dict], progress: bool = True,
     parts: list[tuple[dict, dict]] = []        # (params, metrics) of update 0, then the rest
     compile_s, train_s = driver.run(
         driver.initial_state(), 0, chunk=config.n_updates, progress=progress,
-        on_chunk=lambda first, done, state, p, m: parts.append((p, m)))
+        on_chunk=lambda first, done, state, p, m, seconds: parts.append((p, m)))
     params, metrics = jax.tree.map(lambda *a: np.concatenate(a, axis=1), *parts)
     return TrainResult(params=params, metrics=metrics, compile_s=compile_s, train_s=train_s,
                        env_steps=_steps(config, agents),
                        diverged=runs.diverged_agents(agents, metrics), devices=devices)
+
+
+def _run_timing(config: TrainConfig, agents: list[dict], chunks: list[dict]) -> dict:
+    """The whole run's training throughput, from its chunk files (in update order): each
+    records its training seconds and the update its process resumed at, so the parts
+    are the processes that trained the run (one for a run never interrupted).
+
+    Returns {"env_steps", "train_s", "env_steps_per_s", "parts": [{"updates": [first,
+    last], "train_s", "env_steps"}]}; train_s and the rate are None when a chunk has no
+    recorded time (saved by an older rnnctl), and such chunks make no part.
+    """
+    by_start: dict[int, list] = {}            # resumed_at -> [last update, seconds]
+    known = True
+    for c in chunks:
+        if "timing/train_s" not in c:
+            known = False
+            continue
+        part = by_start.setdefault(int(c["timing/resumed_at"]), [0, 0.0])
+        part[0] = max(part[0], int(c["updates_done"]))
+        part[1] += float(c["timing/train_s"])
+    parts = [{"updates": [start + 1, last], "train_s": seconds,
+              "env_steps": _steps(config, agents, last - start)}
+             for start, (last, seconds) in sorted(by_start.items())]
+    train_s = sum(p["train_s"] for p in parts) if known else None
+    steps = _steps(config, agents)
+    return {"env_steps": steps, "train_s": train_s,
+            "env_steps_per_s": steps / train_s if train_s else None, "parts": parts}
 
 
 def _check_resumable(out: Path, config: TrainConfig, agents: list[dict]) -> None:
@@ -385,7 +417,10 @@ def train_to_dir(config: TrainConfig, agents: list[dict], out: str | Path, *,
       devices: shard the agent axis over this many of `jax.devices()`.
       resume: continue the interrupted run in `out` (its config and agents must match).
     Returns:
-      (path, TrainResult).
+      (path, TrainResult). Its `train_s` and `env_steps` are this call's: after a resume,
+      the updates that followed the last saved chunk. config.json's `info.timing` holds
+      the same figures and their rate, and under "run" the whole run's (every process's
+      saved chunks, with their training time, part by part).
     Raises:
       runs.RunExists: `out` holds a run and `resume` is False.
       runs.RunError: `resume` and `out` holds no matching, unfinished run.
@@ -427,13 +462,17 @@ def _train_locked(config, agents, out: Path, driver: _Driver, progress: bool, ch
 
     from rnnctl import _interrupt
     saved = [0]                       # updates saved so far
+    resumed_at = [0]                  # updates saved before this process began
 
-    def on_chunk(first, done, state, params, metrics):
+    def on_chunk(first, done, state, params, metrics, train_s):
         if writer:
             arrays = {f"params/{k}": v for k, v in runs.flatten_params(params).items()}
             arrays.update({f"metrics/{k}": v for k, v in metrics.items()})
             arrays.update(runs.state_to_arrays(state))
             arrays["updates_done"] = np.asarray(done)
+            # which process trained this chunk, and for how long: the run's throughput
+            arrays["timing/train_s"] = np.asarray(train_s, np.float64)
+            arrays["timing/resumed_at"] = np.asarray(resumed_at[0])
             with _interrupt.shield:       # a Ctrl-C now waits for the chunk to be saved
                 runs.write_npz(partial / f"chunk_{first:05d}.npz", arrays)
                 saved[0] = done
@@ -454,6 +493,7 @@ def _train_locked(config, agents, out: Path, driver: _Driver, progress: bool, ch
             raise runs.RunError(f"{out}: the processes found different saved chunks; "
                                 "resuming with several processes needs the run directory "
                                 "on a filesystem they all read", out)
+        resumed_at[0] = saved[0]
         compile_s, train_s = driver.run(state, saved[0], chunk=chunk, progress=progress,
                                         on_chunk=on_chunk, fresh=not chunk_files,
                                         with_state=True)
@@ -468,7 +508,7 @@ def _train_locked(config, agents, out: Path, driver: _Driver, progress: bool, ch
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
 
-    steps = _steps(config, agents)
+    steps = _steps(config, agents, config.n_updates - resumed_at[0])   # by this process
     if not writer:
         return out, TrainResult(params={}, metrics={}, compile_s=compile_s, train_s=train_s,
                                 env_steps=steps, diverged=[], devices=devices)
@@ -484,10 +524,11 @@ def _train_locked(config, agents, out: Path, driver: _Driver, progress: bool, ch
     result = TrainResult(params=params, metrics=metrics, compile_s=compile_s,
                          train_s=train_s, env_steps=steps,
                          diverged=runs.diverged_agents(agents, metrics), devices=devices)
-    info = {"timing": {"compile_s": compile_s, "train_s": train_s, "env_steps": steps,
-                       "env_steps_per_s": steps / train_s if train_s else None,
-                       "devices": devices, "chunk": chunk, "resumed": bool(resume)},
-            "diverged": result.diverged}
+    timing = {"compile_s": compile_s, "train_s": train_s, "env_steps": steps,
+              "env_steps_per_s": steps / train_s if train_s else None,
+              "devices": devices, "chunk": chunk, "resumed": bool(resume),
+              "resumed_at": resumed_at[0], "run": _run_timing(config, agents, parts)}
+    info = {"timing": timing, "diverged": result.diverged}
     runs.save_run(out, config, agents, params, metrics, info=info)
     for f in files:
         f.unlink()
