@@ -607,22 +607,33 @@ _STAGE_WORDS = {"compile_s": "compile", "train_s": "training", "analysis_s": "an
                 "fixed_points_s": "fixed points", "fp_tracking_s": "fixed-point tracking",
                 "manifold_s": "fixed-point manifold", "timescales_s": "timescales",
                 "geometry_s": "geometry", "policy_maps_s": "policy maps",
+                "drift_control_s": "drift control", "probe_maps_s": "probe maps",
                 "save_analysis_s": "saving", "evaluate_claims_s": "claims",
                 "total_analysis_s": "analysis stage in all"}
 
 
+def _verdict(c: dict) -> str:
+    if c.get("tested") is False:
+        return "not tested"
+    return "HOLDS" if c["holds"] else "does not hold"
+
+
 def claims_table(summary: dict) -> str:
-    """One line per claim of the paper and setting: holds or not, with its deciding test."""
+    """One line per claim of the paper and setting: its verdict under rules v1 and v2
+    (docs/methods.md §6–7), with each deciding test's p and n."""
     lines = []
-    for e in summary.get("settings") or [{"name": "", "claims": summary["claims"]}]:
+    for e in summary.get("settings") or [{"name": "", "claims": summary["claims"],
+                                           "claims_v2": summary.get("claims_v2", [])}]:
         lines.append("The paper's claims" + (f" ({e['name']})" if len(
-            summary.get("settings") or []) > 1 else "") + ":")
-        for c in e["claims"]:
-            st = c["stats"]
-            p = st.get("p_value")
-            lines.append(f"  {c['id']}. {'HOLDS        ' if c['holds'] else 'does not hold'}  "
-                         f"{c['claim']}  [p {'n/a' if p is None else f'{p:.2g}'}, "
-                         f"n {st.get('n_seeds')}]")
+            summary.get("settings") or []) > 1 else "") + ", rules v1 | v2:")
+        v2 = e.get("claims_v2") or [None] * len(e["claims"])
+        for c, d in zip(e["claims"], v2):
+            def pn(x):
+                p = x["stats"].get("p_value")
+                return f"p {'n/a' if p is None else f'{p:.2g}'}, n {x['stats'].get('n_seeds')}"
+            right = (f" | {_verdict(d):<13}" if d else "")
+            lines.append(f"  {c['id']}. {_verdict(c):<13}{right}  {c['claim']}  [v1 {pn(c)}"
+                         + (f"; v2 {pn(d)}" if d else "") + "]")
     t = summary.get("timing", {})
     if t:
         lines.append("time: " + ", ".join(

@@ -45,6 +45,9 @@ class Claim:
       stats: the numbers behind the decision (JSON-ready).
       measured: a one-line summary of those numbers.
       figure: the figure file that shows it.
+      version: the rule version ("v1": `claims`, "v2": `claims_v2`; docs/methods.md).
+      tested: False when the data cannot decide the rule (too few seeds, a run too short
+        for its windows); `holds` is then False and `measured` says why.
     """
 
     id: int
@@ -54,10 +57,13 @@ class Claim:
     stats: dict
     measured: str
     figure: str
+    version: str = "v1"
+    tested: bool = True
 
     def to_dict(self) -> dict:
-        return {"id": self.id, "claim": self.text, "rule": self.rule, "holds": self.holds,
-                "measured": self.measured, "stats": self.stats, "figure": self.figure}
+        return {"id": self.id, "version": self.version, "claim": self.text, "rule": self.rule,
+                "holds": self.holds, "tested": self.tested, "measured": self.measured,
+                "stats": self.stats, "figure": self.figure}
 
 
 @dataclass(frozen=True)

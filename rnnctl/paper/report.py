@@ -14,12 +14,13 @@ from rnnctl.paper.figures import FIGURE_FILES, FIGURES_DIR, representative_agent
 from rnnctl.paper.options import AnalysisOptions, ClaimOptions
 from rnnctl.paper.results import AnalysisResults
 
-__all__ = ["build_summary", "write_summary", "write_report", "SUMMARY_FILE", "REPORT_FILE",
+__all__ = ["build_summary", "curves", "write_summary", "write_report", "SUMMARY_FILE",
+           "REPORT_FILE",
            "SUMMARY_FORMAT_VERSION"]
 
 SUMMARY_FILE = "summary.json"
 REPORT_FILE = "report.md"
-SUMMARY_FORMAT_VERSION = 2
+SUMMARY_FORMAT_VERSION = 3
 #: Steps per Pendulum episode (`envs.EPISODE_LEN`; kept here so writing a report does
 #: not import gymnax, and checked equal in the tests).
 EPISODE_LEN = 200
@@ -80,10 +81,12 @@ def build_summary(run, results: AnalysisResults, claims: list[Claim], timing: di
         "final_return_sd": sds,
         "diverged": diverged,
         "excluded_from_claims": sorted(excluded),
-        **({"claims": [c.to_dict() for c in claims]} if not settings or len(settings) == 1
-           else {}),
+        **({"claims": [c.to_dict() for c in claims],
+            "claims_v2": [c.to_dict() for c in (settings or [{}])[0].get("claims_v2", [])]}
+           if not settings or len(settings) == 1 else {}),
         "settings": [{**{k: v for k, v in e.items() if not k.startswith("claims")},
                       "claims": [c.to_dict() for c in e["claims"]],
+                      "claims_v2": [c.to_dict() for c in e.get("claims_v2", [])],
                       **({"claims_with_degraded": [c.to_dict() for c in
                                                    e["claims_with_degraded"]]}
                          if "claims_with_degraded" in e else {})}
@@ -95,6 +98,7 @@ def build_summary(run, results: AnalysisResults, claims: list[Claim], timing: di
                     if k != "manifold" or results.manifold_theta_in.size},
         "figure_agents": {"seed": seed, "po_agent": a_po, "fo_agent": a_fo},
         "stages": results.stages.astype(int).tolist(),
+        "curves": curves(run, results),
         "timing": timing,
         "analysis_options": opts.to_dict(),
         "claim_options": claim_opts.to_dict(),
@@ -116,6 +120,42 @@ def build_summary(run, results: AnalysisResults, claims: list[Claim], timing: di
     }
 
 
+def curves(run, results: AnalysisResults) -> dict:
+    """Per-update curves per agent (so that a reader can check any verdict without the
+    run directory): {"updates": [C], "agents": [{seed, obs, series: [C] each}]}.
+
+    Series: eval_return (the trainer's, at the analysed updates), return_R, ring,
+    ring_input, ring_drift, ring_closure, sharpness, boundary_contrast, probe_contrast, probe_near_zero, tau_avg
+    with tau_ci_low/high (its interval over steps), saturation, tau_unstable_frac, and
+    per fixed-point input the counts of stable and unstable points (n_stable_<input>,
+    n_unstable_<input>).
+    """
+    u = results.updates.astype(int)
+    ev = run.metrics.get("eval_return")
+    ev = None if ev is None else np.asarray(ev, np.float64)[:, u]
+    names = [str(n) for n in results.fp_inputs.tolist()]
+    valid, stable = np.asarray(results.fp_valid, bool), np.asarray(results.fp_stable, bool)
+    series = ("return_R", "ring", "ring_input", "ring_drift", "ring_closure", "sharpness", "boundary_contrast",
+              "probe_contrast", "probe_near_zero", "tau_avg", "saturation",
+              "tau_unstable_frac")
+    agents = []
+    for i in range(results.n_agents):
+        row = {"agent": i, "seed": int(results.agent_seed[i]),
+               "obs": str(results.agent_obs[i])}
+        if ev is not None:
+            row["eval_return"] = [_f(v, 5) for v in ev[i]]
+        for k in series:
+            row[k] = [_f(v, 5) for v in np.asarray(getattr(results, k))[i]]
+        ci = np.asarray(results.tau_avg_ci)[i]
+        row["tau_ci_low"] = [_f(v, 5) for v in ci[:, 0]]
+        row["tau_ci_high"] = [_f(v, 5) for v in ci[:, 1]]
+        for x, n in enumerate(names):
+            row[f"n_stable_{n}"] = stable[i, :, x].sum(-1).astype(int).tolist()
+            row[f"n_unstable_{n}"] = (valid[i, :, x] & ~stable[i, :, x]).sum(-1).astype(int).tolist()
+        agents.append(row)
+    return {"updates": u.tolist(), "agents": agents}
+
+
 def _rho_init(run) -> list:
     """Spectral radius of W_h at initialisation, per agent (None for gated cells, whose
     W_h stacks one block per gate)."""
@@ -123,6 +163,13 @@ def _rho_init(run) -> list:
     if w.shape[-2] != w.shape[-1]:
         return [None] * len(w)
     return [float(np.abs(np.linalg.eigvals(m)).max()) for m in w]
+
+
+def _verdict(c: dict) -> str:
+    """"holds", "does not hold" or "not tested" (with the reason in `measured`)."""
+    if c.get("tested") is False or (c.get("stats") or {}).get("tested") is False:
+        return "not tested"
+    return "holds" if c["holds"] else "does not hold"
 
 
 def write_report(summary: dict, path) -> None:
@@ -166,7 +213,7 @@ def write_report(summary: dict, path) -> None:
     rows = [("compile_s", "training: compile"), ("train_s", "training: updates"),
             *((f"{k}_s", f"analysis: {k.replace('_', ' ')}") for k in
               ("rollouts", "fixed_points", "fp_tracking", "manifold", "timescales",
-               "geometry", "policy_maps")),
+               "geometry", "drift_control", "probe_maps", "policy_maps")),
             ("analysis_s", "analysis: all of the above (compile included)"),
             ("figures_s", "figures"),
             ("total_analysis_s", "analysis stage total (compute, save, claims, figures)")]
@@ -248,6 +295,26 @@ def write_report(summary: dict, path) -> None:
                       f"{_fmt(c['stats'].get('p_value'))}, n {c['stats'].get('n_seeds')}.", "",
                       f"**Verdict:** {verdict}. Figure: [{fig}]({fig})", "",
                       f"![claim {c['id']}]({fig})", ""]
+    for e in settings:
+        v2 = e.get("claims_v2") or []
+        if not v2:
+            continue
+        lines += [f"## Rules v2{'' if len(settings) == 1 else ': ' + e['name']}", "",
+                  "The same claims under rules v2 (docs/methods.md §7): readings closer to "
+                  "the paper's text and figures, each shown to fail under null models. "
+                  "Rules v1 above stay computed beside them.", "",
+                  "| # | v1 | v2 | v2 deciding test: effect [CI], p, n seeds |",
+                  "|---|---|---|---|"]
+        for c1, c in zip(e["claims"], v2):
+            st = c["stats"]
+            ci = st.get("ci") or [None, None]
+            lines.append(f"| {c['id']} | {_verdict(c1)} | {_verdict(c)} | "
+                         f"{_fmt(st.get('effect'))} [{_fmt(ci[0])}, {_fmt(ci[1])}], p "
+                         f"{_fmt(st.get('p_value'))}, n {st.get('n_seeds')} |")
+        lines.append("")
+        for c in v2:
+            lines += [f"### Claim {c['id']} (v2): {_verdict(c)}", "", f"**Rule:** {c['rule']}",
+                      "", f"**Measured:** {c['measured']}.", ""]
     if "manifold" in s["figures"]:
         fig = s["figures"]["manifold"]
         lines += ["## Beyond the paper: the fixed-point manifold", "",

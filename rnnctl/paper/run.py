@@ -27,6 +27,7 @@ import numpy as np
 from pathlib import Path
 
 from rnnctl.paper.claims import ClaimContext, evaluate_claims
+from rnnctl.paper.claims_v2 import evaluate_claims_v2, progress_points
 from rnnctl.paper.compute import checkpoints_digest, compute_analysis, excluded_agents
 from rnnctl.paper.figures import FIGURES_DIR, draw_figures
 from rnnctl.paper.options import (DEFAULT_CLAIM_OPTIONS, DEFAULT_OPTIONS, AnalysisOptions,
@@ -92,7 +93,7 @@ def claim_context(results: AnalysisResults, run, options: AnalysisOptions,
                   agents=None, exclude=()) -> ClaimContext:
     """The `ClaimContext` of a run's analysis: diverged agents and `exclude` left out,
     restricted to `agents` (one setting) when given."""
-    from rnnctl.analysis.policy import MAX_TORQUE
+    from rnnctl import envs
     ev = run.metrics.get("eval_return")
     return ClaimContext(
         results=results, eval_return=None if ev is None else ev,
@@ -100,7 +101,7 @@ def claim_context(results: AnalysisResults, run, options: AnalysisOptions,
         excluded=frozenset(excluded_agents(run)) | frozenset(int(i) for i in exclude),
         agents=None if agents is None else tuple(agents), options=claim_options,
         return_episodes=options.return_episodes, tau_top=options.tau_top,
-        max_torque=MAX_TORQUE)
+        max_torque=float(envs.get_task(run.config).env_params.max_torque))
 
 
 def last_options(run_dir) -> AnalysisOptions | None:
@@ -201,12 +202,14 @@ def _analyse_locked(run_dir, *, progress, options, reuse, claim_options) -> dict
             bad = [d["agent"] for d in degraded]
             per_setting = []
             for k, (values, idx) in enumerate(settings):
+                ctx = claim_context(results, run, opts, claim_opts, agents=idx, exclude=bad)
                 entry = {"name": setting_label(values) or "all agents", "values": values,
                          "agents": idx,
                          "figures": FIGURES_DIR if len(settings) == 1
                          else f"{FIGURES_DIR}/setting_{k}",
-                         "claims": evaluate_claims(claim_context(
-                             results, run, opts, claim_opts, agents=idx, exclude=bad))}
+                         "claims": evaluate_claims(ctx), "claims_v2": evaluate_claims_v2(ctx),
+                         "progress_aligned": progress_points(results, ctx.group("po"),
+                                                             options=claim_opts)}
                 if any(i in idx for i in bad):
                     entry["claims_with_degraded"] = evaluate_claims(claim_context(
                         results, run, opts, claim_opts, agents=idx))
@@ -222,7 +225,8 @@ def _analyse_locked(run_dir, *, progress, options, reuse, claim_options) -> dict
                      "analysis_reused": "compute_analysis" not in timings,
                      "figures_s": figures_s}
             for k in ("rollouts", "fixed_points", "fp_tracking", "manifold", "timescales",
-                      "geometry", "policy_maps", "save_analysis", "evaluate_claims"):
+                      "geometry", "drift_control", "probe_maps", "policy_maps", "save_analysis",
+                      "evaluate_claims"):
                 if k in timings:
                     block[f"{k}_s"] = timings[k]
             return block
