@@ -1,0 +1,56 @@
+"""The results tables of README.md and docs/results.md are the ones the committed
+summary.json files generate (python -m experiments.docs): a number or verdict edited by
+hand in a table or in its JSON makes this fail."""
+import json
+from pathlib import Path
+
+import pytest
+
+from experiments import docs
+from rnnctl.paper.tables import MARKERS, replace_between
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", sorted(MARKERS))
+def test_each_table_matches_its_json(name):
+    rel, start, end = MARKERS[name]
+    text = (ROOT / rel).read_text()
+    assert start in text and end in text
+    block = text.split(start, 1)[1].split(end, 1)[0].strip()
+    assert block == docs.tables()[name].strip()
+
+
+def test_a_hand_edited_number_is_caught(tmp_path):
+    """The check can fail: one effect changed in a copy of the atlas JSON changes its table."""
+    atlas = json.loads((ROOT / "figures" / "atlas" / "summary.json").read_text())
+    from rnnctl.paper.tables import atlas_table
+    before = atlas_table(atlas)
+    atlas["conditions"][0]["claims_v2"][1]["effect"] = 123.0
+    assert atlas_table(atlas) != before
+    assert replace_between("a<s>x<e>b", "<s>", "<e>", "y") == "a<s>\ny\n<e>b"
+
+
+def test_atlas_summary_records_seeds_budgets_rule_versions_and_curves():
+    s = json.loads((ROOT / "figures" / "atlas" / "summary.json").read_text())
+    assert isinstance(s["seeds"], list) and s["seeds"] == list(range(20, 40))
+    assert sorted({c["updates"] for c in s["conditions"]}) == [100, 300]
+    for c in s["conditions"]:
+        assert c["seeds"] == s["seeds"]
+        assert [cl["version"] for cl in c["claims"]] == ["v1"] * 5
+        assert [cl["version"] for cl in c["claims_v2"]] == ["v2"] * 5
+        for cl in c["claims"] + c["claims_v2"]:
+            assert "holds" in cl and "p_value" in cl and "effect" in cl and "ci" in cl
+        curves = c["curves"]
+        assert len(curves["agents"]) == 2 * len(s["seeds"])
+        for a in curves["agents"]:
+            for k in ("eval_return", "return_R", "ring", "probe_contrast", "tau_avg",
+                      "tau_ci_low", "tau_ci_high", "n_stable_goal", "n_unstable_goal"):
+                assert len(a[k]) == len(curves["updates"]), k
+
+
+def test_the_reference_summary_has_both_rule_versions_and_curves():
+    s = json.loads((ROOT / "figures" / "summary.json").read_text())
+    assert [c["version"] for c in s["claims"]] == ["v1"] * 5
+    assert [c["version"] for c in s["claims_v2"]] == ["v2"] * 5
+    assert len(s["curves"]["agents"]) == len(s["agents"])
