@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+import rnnctl
 from rnnctl import compile_cache
 from rnnctl.config import TrainConfig
 
