@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None):
     """The `rnnctl` console script: `rnnctl COMMAND [ARGS...]`."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] in ("-h", "--help"):
-        print(_usage())
+        print(_usage(), file=sys.stdout if argv else sys.stderr)
         sys.exit(0 if argv else 2)
     if argv[0] == "--version":
         from rnnctl._version import __version__
