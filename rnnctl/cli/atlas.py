@@ -135,9 +135,18 @@ def _claim_row(c: dict) -> dict:
             "measured": c["measured"]}
 
 
+def _curves_of(curves: dict | None, agents: list[int]) -> dict | None:
+    """The run's per-update curves (`rnnctl.paper.report.curves`) of one setting's agents."""
+    if not curves:
+        return None
+    keep = set(agents)
+    return {"updates": curves["updates"],
+            "agents": [a for a in curves["agents"] if a["agent"] in keep]}
+
+
 def collect(summaries: dict) -> list[dict]:
-    """One entry per condition (init × encoding × budget): returns and the claims'
-    deciding tests under rules v1 and v2."""
+    """One entry per condition (init × encoding × budget): returns, the claims' deciding
+    tests under rules v1 and v2, and every agent's per-update curves."""
     import numpy as np
     out = []
     for key, s in summaries.items():
@@ -160,6 +169,7 @@ def collect(summaries: dict) -> list[dict]:
                         "claims": [_claim_row(c) for c in e["claims"]],
                         "claims_v2": [_claim_row(c) for c in e.get("claims_v2", [])],
                         "progress_aligned": e.get("progress_aligned"),
+                        "curves": _curves_of(s.get("curves"), e["agents"]),
                         "claim_texts": {c["id"]: c["claim"] for c in e["claims"]},
                         "rules": {c["id"]: c["rule"] for c in e["claims"]},
                         "rules_v2": {c["id"]: c["rule"] for c in e.get("claims_v2", [])}})
