@@ -32,8 +32,9 @@ import sys
 import time
 from pathlib import Path
 
-import rnnctl  # noqa: F401  (applies the safe XLA flags before jax starts)
+from rnnctl.cli import prepare
 
+prepare()        # as the command-line tools start: safe XLA flags, deferred imports
 import jax
 import jax.numpy as jnp
 import numpy as np

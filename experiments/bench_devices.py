@@ -26,7 +26,8 @@ def main(argv=None) -> int:
     if "xla_force_host_platform_device_count" not in flags:
         os.environ["XLA_FLAGS"] = (f"{flags} --xla_force_host_platform_device_count="
                                    f"{args.devices}").strip()
-    import rnnctl  # noqa: F401
+    from rnnctl.cli import prepare
+    prepare()        # as the command-line tools start
     import jax
     import numpy as np
     from rnnctl.config import TrainConfig

@@ -26,7 +26,8 @@ PROG = "python -m experiments.bench_scaling"
 
 def child(n_agents: int, updates: int, steps: int) -> dict:
     """Train `n_agents` in this process; what the parent records."""
-    import rnnctl  # noqa: F401  (safe XLA flags before jax starts)
+    from rnnctl.cli import prepare
+    prepare()        # as the command-line tools start
     import jax
     import numpy as np
     from rnnctl.config import TrainConfig

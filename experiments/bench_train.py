@@ -17,8 +17,10 @@ import sys
 import time
 from pathlib import Path
 
-import rnnctl  # noqa: F401  (safe XLA flags before jax starts)
-import jax
+from rnnctl.cli import prepare
+
+prepare()        # as the command-line tools start: safe XLA flags, deferred imports
+import jax  # noqa: E402
 import jax.numpy as jnp
 import numpy as np
 

@@ -24,7 +24,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=None, help="write <out>.<process id>.npz")
     args = p.parse_args(argv)
 
-    import rnnctl  # noqa: F401  (safe XLA flags before jax starts)
+    from rnnctl.cli import prepare
+    prepare()        # as the command-line tools start
     from rnnctl import distributed
     distributed.initialize(args.coordinator, args.num_processes, args.process_id)
     import jax

@@ -1,14 +1,14 @@
 """rnnctl: recurrent neural network controllers trained with RL, and their dynamics.
 
-`import rnnctl` stays light: the trainer and the analysis load on first use.
+`import rnnctl` stays light and changes nothing outside the package: the trainer and the
+analysis load on first use, and neither XLA_FLAGS nor `sys.modules` is touched. (The
+command-line tools set XLA's safe CPU flags themselves, `rnnctl.cli.prepare`; in your own
+process, `rnnctl.apply_safe_xla_flags()` before jax starts does the same.)
 """
-from rnnctl._xla import apply_safe_xla_flags as _apply_safe_xla_flags
+from rnnctl._version import __version__
+from rnnctl._xla import apply_safe_xla_flags
 
-_apply_safe_xla_flags()
-
-from rnnctl._version import __version__  # noqa: E402
-
-__all__ = ["__version__", "load_run", "make_train", "TrainConfig"]
+__all__ = ["__version__", "apply_safe_xla_flags", "load_run", "make_train", "TrainConfig"]
 
 
 def __getattr__(name):

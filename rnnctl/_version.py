@@ -1,3 +1,4 @@
-"""The package version, in a module of its own so that any module can read it without
-importing the package's `__init__` (which lazily imports the modules that need it)."""
+"""The package version, written only here: pyproject.toml reads it (`dynamic = ["version"]`)
+and CITATION.cff is checked against it (tests/test_links.py). A module of its own so that any
+module can read it without importing the package's `__init__`."""
 __version__ = "0.1.0"

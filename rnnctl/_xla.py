@@ -3,7 +3,9 @@
 jax 0.10.x's CPU runtime can wedge forever in `block_until_ready` (0% CPU) on vmapped
 training programs when its concurrency-optimised scheduler is on; turning that scheduler
 off cured it on our machines. We add the flag only when the user has not set it
-themselves: any value the user gives in XLA_FLAGS wins.
+themselves: any value the user gives in XLA_FLAGS wins. The command-line tools call
+`apply_safe_xla_flags` as they start (`rnnctl.cli.prepare`); `import rnnctl` does not, so a
+Python user who trains many agents calls `rnnctl.apply_safe_xla_flags()` before jax starts.
 """
 from __future__ import annotations
 
@@ -25,10 +27,11 @@ def apply_safe_xla_flags() -> None:
     if not added:
         return
     if _backend_initialised():
-        warnings.warn("rnnctl: jax was initialised before rnnctl was imported, so the XLA "
+        warnings.warn("rnnctl: jax's backend had started, so the XLA "
                       f"flags {added} that avoid a known CPU hang could not be applied; "
-                      "import rnnctl first or set them in XLA_FLAGS", RuntimeWarning,
-                      stacklevel=3)
+                      "call rnnctl.apply_safe_xla_flags() before jax starts, or set them "
+                      "in XLA_FLAGS", RuntimeWarning,
+                      stacklevel=2)
         return
     os.environ["XLA_FLAGS"] = " ".join([flags, *added]).strip()
 

@@ -22,9 +22,10 @@ Training itself is `rnnctl.experiment.train_agents` / `train_to_dir` with global
     from rnnctl.experiment import train_agents
     result = train_agents(config, agents, devices=jax.device_count())   # NumPy everywhere
 
-`python -m experiments.mp_smoke` runs that as a smoke test. Importing this module
-starts nothing (so `initialize` can come first); it never imports `rnnctl.experiment`,
-and takes the mesh axis name from `rnnctl.ppo` only inside the functions that use it.
+`python -m experiments.mp_smoke` (in a checkout) runs that as a smoke test. Importing
+this module starts nothing (so `initialize` can come first); it never imports
+`rnnctl.experiment`, and takes the mesh axis name from `rnnctl.ppo` only inside the
+functions that use it.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """High-level training: agents from (seeds × observability × hyperparameters) → a run dir.
 
-This is what `python -m experiments.sweep` and a notebook call; it keeps the CLI thin.
+This is what `rnnctl sweep` and a notebook call; it keeps the CLI thin.
 
 One driver (`_Driver`) trains in every setting: one process on one device, one process
 on several devices, and several processes (`rnnctl.distributed`; the devices are then

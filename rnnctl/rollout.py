@@ -27,7 +27,7 @@ from rnnctl.config import ConfigError, TrainConfig
 __all__ = ["Rollout", "rollout", "physics", "Episodes", "episodes", "goal_input", "hanging_input", "constant_input",
            "fixed_point_inputs", "FP_INPUTS"]
 
-#: The constant inputs at which fixed points are searched (SCIENCE.md §5): the goal
+#: The constant inputs at which fixed points are searched (docs/methods.md §4): the goal
 #: observation (θ = 0, θ̇ = 0), the zero input, and the hanging observation (θ = π, θ̇ = 0).
 FP_INPUTS = ("goal", "zero", "hanging")
 _DEFAULT_ENCODING = TrainConfig.encoding

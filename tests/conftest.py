@@ -1,10 +1,14 @@
-"""Shared fixtures. `rnnctl` is imported first so its safe XLA flags apply before jax starts."""
-import rnnctl  # noqa: F401
+"""Shared fixtures. The safe XLA flags are set first, before jax starts (as the command-line
+tools do; subprocesses inherit them)."""
+from rnnctl import apply_safe_xla_flags
+
+apply_safe_xla_flags()
 
 import os
 
 import pytest
 
+import rnnctl
 from rnnctl import compile_cache
 from rnnctl.config import TrainConfig
 

@@ -1,5 +1,5 @@
 """θ of a fixed point, tracking across checkpoints, reward-to-go regression: by hand."""
-import rnnctl  # noqa: F401  (safe XLA flags before jax starts)
+import rnnctl  # noqa: F401
 
 import jax
 import jax.numpy as jnp

@@ -1,5 +1,5 @@
 """Fixed points of RNNs whose weights we set, so every answer is known in closed form."""
-import rnnctl  # noqa: F401  (safe XLA flags before jax starts)
+import rnnctl  # noqa: F401
 
 import itertools
 

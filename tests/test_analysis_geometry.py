@@ -1,5 +1,5 @@
 """PCA of data with a covariance we chose; ring score on rings, shuffles and lines."""
-import rnnctl  # noqa: F401  (safe XLA flags before jax starts)
+import rnnctl  # noqa: F401
 
 import jax
 import jax.numpy as jnp

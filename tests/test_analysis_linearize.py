@@ -1,5 +1,5 @@
 """Timescales of eigenvalues we chose; Jacobians against autodiff; CI coverage."""
-import rnnctl  # noqa: F401  (safe XLA flags before jax starts)
+import rnnctl  # noqa: F401
 
 import jax
 import jax.numpy as jnp

@@ -1,5 +1,5 @@
 """Policy maps from samples whose bins we know; sharpness of step-like vs smooth maps."""
-import rnnctl  # noqa: F401  (safe XLA flags before jax starts)
+import rnnctl  # noqa: F401
 
 import jax
 import jax.numpy as jnp

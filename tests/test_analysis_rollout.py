@@ -1,5 +1,5 @@
 """Deterministic rollouts: PO masking, wrapped θ, reproducibility, physics, vmap."""
-import rnnctl  # noqa: F401  (safe XLA flags before jax starts)
+import rnnctl  # noqa: F401
 
 import jax
 import jax.numpy as jnp

@@ -66,9 +66,13 @@ def test_bad_settings_raise_one_line():
 
 def test_gymnax_rendering_modules_load_only_when_used():
     # gymnax imports seaborn (and with it scipy.stats, pandas) and matplotlib.pyplot for
-    # rendering only; rnnctl.envs defers them, and they still work when used
+    # rendering only; the command-line tools defer them (rnnctl.cli.prepare, never
+    # `import rnnctl`), and they still work when used
     code = textwrap.dedent("""
-        import sys, rnnctl.envs
+        import sys
+        from rnnctl.cli import prepare
+        prepare()
+        import rnnctl.envs
         assert "scipy.stats" not in sys.modules and "pandas" not in sys.modules
         from gymnax.environments.bsuite import catch
         import seaborn as sns

@@ -20,7 +20,7 @@ Two bugs these pin down (each case fails on the code before the fix):
   near-triple root), so 13 "fixed points" (4 with max_points = 32) were reported where
   there are 3, and 17 (10) where there are 9.
 """
-import rnnctl  # noqa: F401  (safe XLA flags before jax starts)
+import rnnctl  # noqa: F401
 
 import functools
 import itertools

@@ -4,7 +4,7 @@ The agents are real: seeds 0–19 × {FO, PO} of the default condition (angle in
 PyTorch-style init, 100 updates, analysed every 5th update), the development seeds the
 rules were written on (the confirmation used seeds 20–39). Their analysis is stored
 slimmed to what the claims read (`nulls.slim`, tests/data/). Drift nulls need a full
-analysis per draw and are measured by experiments/nulls.py instead (docs/methods.md).
+analysis per draw and are measured by `rnnctl nulls` instead (docs/methods.md).
 """
 import dataclasses
 from pathlib import Path

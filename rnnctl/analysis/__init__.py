@@ -1,6 +1,6 @@
 """What a notebook imports: `from rnnctl import analysis`.
 
-Every quantity is defined in SCIENCE.md §5. Functions are pure, take batch-first arrays and
+Every quantity is defined in docs/methods.md §4. Functions are pure, take batch-first arrays and
 return `flax.struct` dataclasses with documented shapes, so each works on one agent at one
 checkpoint and under `jax.vmap` over checkpoints and agents:
 

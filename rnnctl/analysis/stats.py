@@ -1,4 +1,4 @@
-"""Across-seed statistics that decide the paper's claims (SCIENCE.md §6), on the host.
+"""Across-seed statistics that decide the paper's claims (docs/methods.md §5-§7), on the host.
 
 Each claim is a per-seed comparison (before vs after training, FO vs PO, a window of
 checkpoints vs another) over a handful of seeds, so every test here works on small [n]

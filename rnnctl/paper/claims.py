@@ -1,4 +1,4 @@
-"""The paper's five claims (SCIENCE.md §6), each one function deciding a fixed rule.
+"""The paper's five claims (docs/methods.md §6), each one function deciding a fixed rule.
 
 Each function takes a `ClaimContext` (the results, the run's eval returns and config, the
 agents in the claim) and returns a `Claim`; its rule text is generated from the options it
@@ -38,7 +38,7 @@ class Claim:
     """One claim of the paper as decided on a run.
 
     Attributes:
-      id: 1..5 (SCIENCE.md §6).
+      id: 1..5 (docs/methods.md §6).
       text: the paper's claim in one sentence.
       rule: the decision rule, generated from the options it uses.
       holds: the verdict (False when the numbers needed are missing).

@@ -4,7 +4,7 @@ Rules v1 (`rnnctl.paper.claims`) stay computed and reported beside these. Rules 
 paper's text and figures as closely as the data allow, and each can fail: under the nulls
 of `rnnctl.paper.nulls` (checkpoints in shuffled order, a never-trained network, the
 update-0 network drifted along a random direction) each returns "does not hold" (tested in
-tests/test_nulls.py, measured by experiments/nulls.py). Every function takes the same
+tests/test_nulls.py, measured by `rnnctl nulls`). Every function takes the same
 `ClaimContext` as v1 and returns a `Claim` with version "v2"; a rule the data cannot decide
 (too few seeds, a run shorter than its windows) returns tested=False with the reason.
 """

@@ -68,7 +68,7 @@ def analysed_checkpoints(n_updates: int, stride: int, stages) -> np.ndarray:
 
 def compute_analysis(run, options: AnalysisOptions | None = None, *, progress: bool = True,
                      timings: dict | None = None, parts_dir=None) -> AnalysisResults:
-    """Every analysis of SCIENCE.md §5 for every agent and analysed checkpoint of a run.
+    """Every analysis of docs/methods.md §4 for every agent and analysed checkpoint of a run.
 
     Args:
       run: a `runs.Run` (`rnnctl.load_run`).

@@ -23,7 +23,7 @@ RESULTS_FORMAT_VERSION = 5
 
 @struct.dataclass
 class AnalysisResults:
-    """Every analysis of SCIENCE.md §5 for every agent and analysed checkpoint (NumPy).
+    """Every analysis of docs/methods.md §4 for every agent and analysed checkpoint (NumPy).
 
     Attributes:
       updates: [C] update index of each analysed checkpoint.

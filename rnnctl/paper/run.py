@@ -2,7 +2,7 @@
 summary.json and report.md in its directory.
 
     from rnnctl.paper import analyse_run, QUICK_OPTIONS
-    summary = analyse_run("runs/ref")                          # full analysis (SCIENCE.md §5)
+    summary = analyse_run("runs/ref")                          # full analysis (docs/methods.md §4)
     summary = analyse_run("runs/tiny", options=QUICK_OPTIONS)  # a fast smoke test
 
 Stages (each timed; progress on stderr unless `progress=False`):

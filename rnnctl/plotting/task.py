@@ -83,7 +83,7 @@ def cells_figure(comp: dict, *, title: str = "", path=None) -> Figure:
     (c) top-5 τ (geometric mean, log scale).
 
     Args:
-      comp: `experiments.cells.compare`'s dict: cell → curves (summary format) and
+      comp: `rnnctl.cli.cells.compare`'s dict: cell → curves (summary format) and
         "updates".
     """
     colors = mpl.colormaps["tab10"].colors

@@ -1,0 +1,4 @@
+"""`python -m rnnctl.cli COMMAND ...`: the `rnnctl` console script without its wrapper."""
+from rnnctl.cli import main
+
+main()
