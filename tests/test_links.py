@@ -16,12 +16,10 @@ ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 URLS = PYPROJECT["project"].get("urls", {})
 NOTEBOOK = ROOT / "notebooks" / "tour.ipynb"
-# Every Markdown page whose links must resolve. README.md is rewritten separately (issue 26);
-# its placeholder Colab badge is the known failure this test exists for.
+# Every Markdown page whose links must resolve.
 PAGES = [pytest.param(p, id=str(p.relative_to(ROOT)))
-         for p in sorted([*(ROOT / "docs").glob("*.md"), ROOT / "CHANGELOG.md"])]
-PAGES.append(pytest.param(ROOT / "README.md", id="README.md", marks=pytest.mark.xfail(
-    reason="the README's placeholder links go with its rewrite (issue 26)", strict=False)))
+         for p in sorted([*(ROOT / "docs").glob("*.md"), ROOT / "CHANGELOG.md",
+                          ROOT / "README.md"])]
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 # a URL with a real host name ("https://..." and "https://<host>/..." in instructions are not)
 URL = re.compile(r"https?://[A-Za-z0-9][\w-]*(?:\.[\w-]+)+[^\s)\"'`>\]]*")
