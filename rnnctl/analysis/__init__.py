@@ -11,7 +11,8 @@ checkpoint and under `jax.vmap` over checkpoints and agents:
     tau = jax.vmap(analysis.integration_timescales)(params, roll.h)               # [C, ...]
 
 Paper figure ↔ module: rollouts (all figures) `rnnctl.rollout`; Fig 1b `policy`;
-Fig 1c `geometry`, `fixed_points`; Fig 1d `dynamics`; Fig 1e `linearize`.
+Fig 1c `geometry`, `fixed_points`; Fig 1d `dynamics`; Fig 1e `linearize` (τ along rollouts)
+and `linear_system` (the function `linearize`: J_rec, J_inp, modes and their input drive).
 
 Importing this package loads jax, optax and flax only; `rollout` (which needs the
 environment, gymnax) loads on first use.
@@ -28,6 +29,9 @@ from rnnctl.analysis.linearize import (Timescales, cell_jacobians, eigvals_host,
                                        integration_timescales,
                                        mean_ci, recurrent_jacobians, timescales,
                                        timescales_from_eigvals, timescales_host)
+# After the `linearize` module: the package attribute `analysis.linearize` is the function
+# (the module stays importable as `rnnctl.analysis.linearize`).
+from rnnctl.analysis.linear_system import Linearization, linearize, linearize_agents
 from rnnctl.analysis.policy import PolicyMap, boundary_contrast, policy_map, sharpness
 from rnnctl.analysis.probe import (ProbeHistories, near_zero_fraction, probe_histories,
                                    probe_torque, upright_contrast)
@@ -48,6 +52,7 @@ __all__ = [
     # linearisation and timescales
     "timescales", "integration_timescales", "timescales_from_eigvals", "Timescales",
     "recurrent_jacobians", "cell_jacobians", "mean_ci", "eigvals_host", "timescales_host",
+    "Linearization", "linearize", "linearize_agents",
     # geometry
     "PCA", "pca", "ring_score", "ring_closure", "theta_bin_means", "participation_ratio",
     "theta_variance_explained",
