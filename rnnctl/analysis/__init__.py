@@ -23,6 +23,7 @@ from rnnctl.analysis.dynamics import (DecodedTheta, FixedPointTrack, Regression,
                                       track_fixed_points)
 from rnnctl.analysis.fixed_points import (FixedPoints, find_fixed_points, rnn_cell,
                                           sample_initial_states, sort_eigvals, speed)
+from rnnctl.analysis.flow import FlowField, Plane, flow_field, pca_plane, plane_grid
 from rnnctl.analysis.geometry import (PCA, participation_ratio, pca, ring_closure, ring_score,
                                       theta_bin_means, theta_variance_explained)
 from rnnctl.analysis.linearize import (Timescales, cell_jacobians, eigvals_host,
@@ -53,6 +54,8 @@ __all__ = [
     "timescales", "integration_timescales", "timescales_from_eigvals", "Timescales",
     "recurrent_jacobians", "cell_jacobians", "mean_ci", "eigvals_host", "timescales_host",
     "Linearization", "linearize", "linearize_agents",
+    # flow fields (slow points: FixedPoints.slow_points)
+    "FlowField", "Plane", "flow_field", "pca_plane", "plane_grid",
     # geometry
     "PCA", "pca", "ring_score", "ring_closure", "theta_bin_means", "participation_ratio",
     "theta_variance_explained",
