@@ -39,6 +39,8 @@ from rnnctl.analysis.probe import (ProbeHistories, near_zero_fraction, probe_his
 # `stats.mean_ci` (NumPy, NaN-aware) is reached as `analysis.stats.mean_ci`: the name
 # `mean_ci` here is the jittable one from `linearize`.
 from rnnctl.analysis import stats
+# Dynamical similarity across networks: `analysis.similarity.dsa(trajectories, n_delays, rank)`.
+from rnnctl.analysis import similarity
 from rnnctl.analysis.stats import (GeometricMeanCI, MeanCI, SignCount, Stat,
                                    geometric_mean_ci, one_sample_test, paired_test,
                                    sign_count)
@@ -67,6 +69,8 @@ __all__ = [
     # across-seed statistics for the claims (host-side NumPy/SciPy)
     "stats", "Stat", "paired_test", "one_sample_test", "geometric_mean_ci",
     "GeometricMeanCI", "MeanCI", "sign_count", "SignCount",
+    # similarity of many networks' dynamics (DSA) and state geometry
+    "similarity",
     # dynamics over training
     "fixed_point_theta", "decode_theta", "DecodedTheta", "circular_mean", "track_fixed_points", "FixedPointTrack",
     "reward_to_go_regression", "Regression",

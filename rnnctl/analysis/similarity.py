@@ -1,0 +1,333 @@
+"""Similarity of many networks' dynamics (DSA) and of their state geometry, all pairs at once.
+
+Dynamical Similarity Analysis (DSA; Ostrow et al. 2023) compares two systems by the linear
+operators that best advance their delay-embedded trajectories, up to an orthogonal change of
+coordinates:
+
+1. Delay embedding: z_t = [h_t, h_{t+1}, …, h_{t+d−1}] (d = `n_delays`), per episode; the
+   rows z_t of all episodes form the Hankel matrix Z [n, d·H].
+2. Reduced-rank DMD: Z = U S Vᵀ; the first r (`rank`) columns of U are the system's
+   coordinates over time (whitened: each has unit norm), each column's sign fixed so that
+   its largest-magnitude entry is positive; A [r, r] is the least-squares operator with
+   u_{t+1} ≈ A u_t over consecutive rows of one episode. An orthogonal transform of the
+   states (a rotation of h) leaves U, and hence A, unchanged.
+3. Distance: d(A, B) = min over orthogonal C of ‖A − C B Cᵀ‖_F (`metric="euclidean"`), or
+   the angle arccos(⟨A, C B Cᵀ⟩_F / (‖A‖_F ‖B‖_F)) at the C that minimises ‖Â − C B̂ Cᵀ‖_F
+   for the unit-norm Â, B̂ (`metric="angular"`, the reference package's default). C is
+   optimised on the orthogonal group as C = C₀ · cay(K), with cay(K) = (I + K)⁻¹(I − K)
+   the Cayley map of a skew-symmetric K (from zero) and C₀ a start: the identity, then
+   random orthogonal matrices with alternating determinant (so both components of O(r)
+   are searched); Adam on K, the best start kept. d is symmetric: d(A, B) = d(B, A).
+
+`dsa` fits all N systems' operators in one vmapped call and all N(N−1)/2 distances in one
+compiled program. `procrustes_distance` and `cka` compare the states themselves (their
+geometry, time step by time step), which DSA's point is that dynamics may not share.
+
+A system with any non-finite state is fitted on zeros and its row and column of the
+result are NaN (the diagonal too); every other entry is computed as if it were absent.
+"""
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+__all__ = ["DMD", "delay_embed", "dmd", "dsa", "dsa_distance", "procrustes_distance", "cka"]
+
+METRICS = ("euclidean", "angular")
+
+
+@struct.dataclass
+class DMD:
+    """Reduced-rank DMD operators of N systems (one row per system).
+
+    Attributes:
+      A: [N, r, r] operator in each system's whitened delay coordinates, u_{t+1} ≈ A u_t.
+      singular_values: [N, r] the leading singular values of each Hankel matrix.
+      valid: [N] bool: the system's trajectories are finite (A of an invalid system is that
+        of zeros).
+    """
+
+    A: jax.Array
+    singular_values: jax.Array
+    valid: jax.Array
+
+
+def _as_episodes(trajectories, name: str = "trajectories") -> jax.Array:
+    """[N, T, H] or [N, E, T, H] → [N, E, T, H] (a float array), or a one-line refusal."""
+    x = jnp.asarray(trajectories)
+    if x.ndim == 3:
+        x = x[:, None]
+    if x.ndim != 4:
+        raise ValueError(f"{name} must be [N, T, H] or [N, E, T, H] (systems, [episodes,] "
+                         f"steps, units), got shape {x.shape}")
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        x = x.astype(jnp.float32)
+    return x
+
+
+def _check_dmd_args(shape, n_delays: int, rank: int) -> None:
+    _, n_ep, steps, size = shape
+    if not isinstance(n_delays, int) or n_delays < 1:
+        raise ValueError(f"n_delays must be an integer ≥ 1, got {n_delays!r}")
+    if not isinstance(rank, int) or rank < 1:
+        raise ValueError(f"rank must be an integer ≥ 1, got {rank!r}")
+    if steps < n_delays + 1:
+        raise ValueError(f"trajectories of T={steps} steps are too short for n_delays="
+                         f"{n_delays} (need T ≥ n_delays + 1 = {n_delays + 1})")
+    if rank > n_delays * size:
+        raise ValueError(f"rank={rank} is above the embedding size n_delays·H = "
+                         f"{n_delays}·{size} = {n_delays * size}")
+    pairs = n_ep * (steps - n_delays)
+    if rank > pairs:
+        raise ValueError(f"trajectories give {pairs} consecutive delay-embedded pairs "
+                         f"(E={n_ep}, T={steps}, n_delays={n_delays}), fewer than rank={rank}")
+
+
+def delay_embed(trajectories: jax.Array, n_delays: int) -> jax.Array:
+    """Delay embedding z_t = [h_t, …, h_{t+d−1}] along the step axis.
+
+    Args:
+      trajectories: [..., T, H].
+      n_delays: d ≥ 1 (d = 1: the states themselves).
+    Returns:
+      [..., T − d + 1, d·H].
+    """
+    steps = trajectories.shape[-2]
+    parts = [trajectories[..., k:steps - n_delays + 1 + k, :] for k in range(n_delays)]
+    return jnp.concatenate(parts, axis=-1)
+
+
+def _dmd_one(x: jax.Array, n_delays: int, rank: int):
+    """A [r, r], singular values [r], valid [] of one system's episodes x [E, T, H]."""
+    valid = jnp.all(jnp.isfinite(x))
+    x = jnp.where(valid, x, 0.0)
+    z = delay_embed(x, n_delays)                                   # [E, T', D]
+    n_ep, n_t = z.shape[:2]
+    u, s, _ = jnp.linalg.svd(z.reshape(n_ep * n_t, -1), full_matrices=False)
+    u, s = u[:, :rank], s[:rank]
+    pivot = jnp.take_along_axis(u, jnp.argmax(jnp.abs(u), 0)[None], 0)[0]
+    u = u * jnp.where(pivot < 0, -1.0, 1.0)
+    u = u.reshape(n_ep, n_t, rank)
+    past = u[:, :-1].reshape(-1, rank)
+    future = u[:, 1:].reshape(-1, rank)
+    a = (jnp.linalg.pinv(past) @ future).T                         # u_{t+1} = A u_t
+    return a, s, valid
+
+
+def dmd(trajectories: jax.typing.ArrayLike, n_delays: int, rank: int) -> DMD:
+    """Reduced-rank DMD operators of N systems in one vmapped call (module docstring, 1–2).
+
+    Args:
+      trajectories: [N, T, H] one trajectory per system, or [N, E, T, H] E episodes per
+        system (delays never span two episodes).
+      n_delays: d, states per delay vector (≥ 1).
+      rank: r ≤ d·H, the number of delay coordinates kept.
+    Returns:
+      `DMD` with A [N, r, r].
+    Raises:
+      ValueError: bad shapes, trajectories too short for the delays or the rank, rank above
+        the embedding size (one line naming the argument).
+    """
+    x = _as_episodes(trajectories)
+    _check_dmd_args(x.shape, n_delays, rank)
+    return _dmd_all(x, n_delays, rank)
+
+
+@partial(jax.jit, static_argnames=("n_delays", "rank"))
+def _dmd_all(x, n_delays: int, rank: int) -> DMD:
+    a, s, valid = jax.vmap(lambda xi: _dmd_one(xi, n_delays, rank))(x)
+    return DMD(A=a, singular_values=s, valid=valid)
+
+
+def _cayley(k: jax.Array) -> jax.Array:
+    eye = jnp.eye(k.shape[-1], dtype=k.dtype)
+    return jnp.linalg.solve(eye + k, eye - k)
+
+
+def _starts(key: jax.Array, n_starts: int, r: int, dtype) -> jax.Array:
+    """[n_starts, r, r] orthogonal starts: I, then random ones with det −1, +1, −1, …"""
+    g = jax.random.normal(key, (n_starts, r, r), dtype)
+    q, rr = jnp.linalg.qr(g)
+    q = q * jnp.sign(jnp.diagonal(rr, axis1=-2, axis2=-1))[:, None, :]   # Haar
+    det = jnp.linalg.det(q)
+    want = jnp.where(jnp.arange(n_starts) % 2 == 1, -1.0, 1.0).astype(dtype)
+    flip = jnp.where(det * want < 0, -1.0, 1.0).astype(dtype)
+    q = q.at[:, :, 0].multiply(flip[:, None])
+    return q.at[0].set(jnp.eye(r, dtype=dtype))
+
+
+def _pair_distance(a, b, key, n_starts: int, n_steps: int, learning_rate: float,
+                   metric: str):
+    """The distance of one pair (module docstring, 3), from `n_starts` starts."""
+    r = a.shape[-1]
+    if metric == "angular":
+        a = a / jnp.maximum(jnp.linalg.norm(a), 1e-30)
+        b = b / jnp.maximum(jnp.linalg.norm(b), 1e-30)
+    c0 = _starts(key, n_starts, r, a.dtype)
+    opt = optax.adam(optax.cosine_decay_schedule(learning_rate, max(n_steps, 1), alpha=1e-2))
+
+    def loss(w, c_start):
+        c = c_start @ _cayley(w - w.T)
+        d = a - c @ b @ c.T
+        return jnp.sum(d * d)
+
+    def run(c_start):
+        w = jnp.zeros((r, r), a.dtype)
+
+        def step(carry, _):
+            w, state, best = carry
+            val, g = jax.value_and_grad(loss)(w, c_start)
+            best = jnp.minimum(best, val)
+            upd, state = opt.update(g, state, w)
+            return (optax.apply_updates(w, upd), state, best), None
+
+        (w, _, best), _ = jax.lax.scan(step, (w, opt.init(w), jnp.inf), None, n_steps)
+        return jnp.minimum(best, loss(w, c_start))
+
+    sq = jnp.min(jax.vmap(run)(c0))
+    if metric == "euclidean":
+        return jnp.sqrt(jnp.maximum(sq, 0.0))
+    # ‖Â − C B̂ Cᵀ‖² = 2 − 2 cos θ for unit-norm Â, B̂.
+    return jnp.arccos(jnp.clip(1.0 - 0.5 * sq, -1.0, 1.0))
+
+
+def dsa_distance(ops: DMD | jax.Array, *, key: jax.Array | None = None, n_starts: int = 8,
+                 n_steps: int = 300, learning_rate: float = 0.1, metric: str = "euclidean",
+                 chunk: int = 1024) -> jax.Array:
+    """All pairwise DSA distances of N operators (module docstring, 3), one compiled program.
+
+    Args:
+      ops: `DMD` (invalid systems give NaN rows and columns) or operators [N, r, r].
+      key: PRNG key of the random starts (default `jax.random.key(0)`).
+      n_starts: starts per pair (the first is the identity); the best is kept.
+      n_steps: Adam steps per start.
+      learning_rate: peak Adam learning rate (cosine-decayed to 1%).
+      metric: "euclidean" (min ‖A − C B Cᵀ‖_F) or "angular" (radians, in [0, π]).
+      chunk: pairs optimised at once (bounds memory; not the result).
+    Returns:
+      [N, N] symmetric distances with zero diagonal.
+    """
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    if isinstance(ops, DMD):
+        a, valid = ops.A, ops.valid
+    else:
+        a = jnp.asarray(ops)
+        valid = jnp.all(jnp.isfinite(a), axis=(-2, -1)) if a.ndim == 3 else None
+    if a.ndim != 3 or a.shape[-1] != a.shape[-2]:
+        raise ValueError(f"ops must be operators [N, r, r], got shape {a.shape}")
+    if n_starts < 1 or n_steps < 1:
+        raise ValueError(f"n_starts and n_steps must be ≥ 1, got {n_starts}, {n_steps}")
+    key = jax.random.key(0) if key is None else key
+    return _pairwise(a, valid, key, n_starts, n_steps, float(learning_rate), metric,
+                     int(chunk))
+
+
+@partial(jax.jit, static_argnames=("n_starts", "n_steps", "learning_rate", "metric", "chunk"))
+def _pairwise(a, valid, key, n_starts, n_steps, learning_rate, metric, chunk):
+    n = a.shape[0]
+    a = jnp.where(valid[:, None, None], a, 0.0)
+    i, j = jnp.triu_indices(n, k=1)
+    keys = jax.random.split(key, max(i.shape[0], 1))[: i.shape[0]]
+
+    def one(args):
+        ii, jj, k = args
+        return _pair_distance(a[ii], a[jj], k, n_starts, n_steps, learning_rate, metric)
+
+    d = jax.lax.map(one, (i, j, keys), batch_size=max(1, min(chunk, i.shape[0])))
+    out = jnp.zeros((n, n), a.dtype).at[i, j].set(d).at[j, i].set(d)
+    bad = ~valid
+    return jnp.where(bad[:, None] | bad[None, :], jnp.nan, out)
+
+
+def dsa(trajectories: jax.typing.ArrayLike, n_delays: int, rank: int, *,
+        key: jax.Array | None = None, n_starts: int = 8, n_steps: int = 300,
+        learning_rate: float = 0.1, metric: str = "euclidean") -> jax.Array:
+    """DSA distances between every pair of N systems: delay embedding, DMD, Procrustes.
+
+    Args:
+      trajectories: [N, T, H] (or [N, E, T, H] with E episodes per system) hidden states.
+      n_delays: d, states per delay vector (≥ 1; T ≥ d + 1).
+      rank: r ≤ d·H, DMD rank.
+      key, n_starts, n_steps, learning_rate, metric: as in `dsa_distance`.
+    Returns:
+      [N, N] symmetric distances, zero diagonal; NaN row and column for a system with
+      non-finite states.
+    Raises:
+      ValueError: one line naming the argument (shapes, too short for the delays or the
+        rank, rank above the embedding size, unknown metric).
+    """
+    ops = dmd(trajectories, n_delays, rank)
+    return dsa_distance(ops, key=key, n_starts=n_starts, n_steps=n_steps,
+                        learning_rate=learning_rate, metric=metric)
+
+
+def _centred_unit(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Samples [M, H] centred and scaled to unit Frobenius norm, and whether finite."""
+    ok = jnp.all(jnp.isfinite(x))
+    x = jnp.where(ok, x, 0.0)
+    x = x - x.mean(0)
+    return x / jnp.maximum(jnp.linalg.norm(x), 1e-30), ok
+
+
+def procrustes_distance(trajectories: jax.typing.ArrayLike) -> jax.Array:
+    """Angular Procrustes shape distance between every pair of systems' states.
+
+    States are compared step by step (row t of one system with row t of the other: the
+    systems must be driven by the same inputs), after centring each system and scaling it
+    to unit Frobenius norm: d = arccos ‖XᵀY‖_* (nuclear norm; Williams et al. 2021), the
+    angle between X and Y after the best rotation of Y. A metric, in [0, π/2].
+
+    Args:
+      trajectories: [N, T, H] or [N, E, T, H] (all leading axes after N are samples).
+    Returns:
+      [N, N] symmetric, zero diagonal; NaN row and column for a non-finite system.
+    """
+    x = _as_episodes(trajectories)
+    return _procrustes(x.reshape(x.shape[0], -1, x.shape[-1]))
+
+
+@jax.jit
+def _procrustes(x):
+    xs, ok = jax.vmap(_centred_unit)(x)
+
+    def row(xi):
+        nuc = jax.vmap(lambda y: jnp.sum(jnp.linalg.svd(xi.T @ y, compute_uv=False)))(xs)
+        return jnp.arccos(jnp.clip(nuc, -1.0, 1.0))
+
+    d = jax.lax.map(row, xs)
+    d = 0.5 * (d + d.T)
+    d = d * (1.0 - jnp.eye(x.shape[0], dtype=d.dtype))
+    return jnp.where(ok[:, None] & ok[None, :], d, jnp.nan)
+
+
+def cka(trajectories: jax.typing.ArrayLike) -> jax.Array:
+    """Linear CKA similarity between every pair of systems' states (Kornblith et al. 2019).
+
+    CKA(X, Y) = ‖YᵀX‖_F² / (‖XᵀX‖_F ‖YᵀY‖_F) for centred states compared step by step, in
+    [0, 1], 1 for states equal up to rotation and scale; 1 − CKA is a dissimilarity (not a
+    metric).
+
+    Args:
+      trajectories: [N, T, H] or [N, E, T, H].
+    Returns:
+      [N, N] symmetric similarities, ones on the diagonal; NaN row and column for a
+      non-finite system.
+    """
+    x = _as_episodes(trajectories)
+    return _cka(x.reshape(x.shape[0], -1, x.shape[-1]))
+
+
+@jax.jit
+def _cka(x):
+    xs, ok = jax.vmap(_centred_unit)(x)
+    gram = jax.vmap(lambda a: a.T @ a)(xs)                          # [N, H, H]
+    norms = jnp.linalg.norm(gram, axis=(-2, -1))
+    cross = jax.lax.map(lambda a: jax.vmap(lambda b: jnp.sum((b.T @ a) ** 2))(xs), xs)
+    s = cross / jnp.maximum(norms[:, None] * norms[None, :], 1e-30)
+    s = jnp.where(jnp.eye(x.shape[0], dtype=bool), 1.0, 0.5 * (s + s.T))
+    return jnp.where(ok[:, None] & ok[None, :], s, jnp.nan)
