@@ -123,3 +123,15 @@ def test_geometric_distances_see_rotation_and_scale_as_equal(systems):
     np.testing.assert_allclose(proc, proc.T)
     np.testing.assert_allclose(np.diag(proc), 0.0)
     np.testing.assert_allclose(np.diag(sim), 1.0)
+
+
+def test_mds_recovers_points_up_to_rigid_motion():
+    rng = np.random.default_rng(6)
+    pts = rng.normal(size=(7, 2))
+    d = np.linalg.norm(pts[:, None] - pts[None], axis=-1)
+    emb = np.asarray(similarity.mds(jnp.asarray(d, jnp.float32)))
+    assert emb.shape == (7, 2)
+    np.testing.assert_allclose(np.linalg.norm(emb[:, None] - emb[None], axis=-1), d,
+                               atol=1e-4)
+    with pytest.raises(ValueError, match="distances"):
+        similarity.mds(jnp.zeros((3, 4)))

@@ -38,7 +38,8 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-__all__ = ["DMD", "delay_embed", "dmd", "dsa", "dsa_distance", "procrustes_distance", "cka"]
+__all__ = ["DMD", "delay_embed", "dmd", "dsa", "dsa_distance", "procrustes_distance", "cka",
+           "mds"]
 
 METRICS = ("euclidean", "angular")
 
@@ -376,3 +377,32 @@ def _cka(x):
     s = cross / jnp.maximum(norms[:, None] * norms[None, :], 1e-30)
     s = jnp.where(jnp.eye(x.shape[0], dtype=bool), 1.0, 0.5 * (s + s.T))
     return jnp.where(ok[:, None] & ok[None, :], s, jnp.nan)
+
+
+def mds(distances: jax.typing.ArrayLike, n_components: int = 2) -> jax.Array:
+    """Classical (Torgerson) multidimensional scaling of a distance matrix.
+
+    The points whose Euclidean distances best match `distances` in the sense of the
+    double-centred Gram matrix B = −½ J D² J (J = I − 11ᵀ/N): the top eigenvectors of B
+    scaled by the square roots of their eigenvalues (negative ones clipped at 0). Each
+    axis's sign is fixed so that its largest-magnitude coordinate is positive.
+
+    Args:
+      distances: [N, N] symmetric, finite (drop NaN rows and columns first).
+      n_components: k ≤ N output dimensions.
+    Returns:
+      [N, k] coordinates.
+    """
+    d = jnp.asarray(distances)
+    if d.ndim != 2 or d.shape[0] != d.shape[1]:
+        raise ValueError(f"distances must be [N, N], got shape {d.shape}")
+    if not 0 < n_components <= d.shape[0]:
+        raise ValueError(f"n_components must lie in [1, {d.shape[0]}], got {n_components}")
+    n = d.shape[0]
+    j = jnp.eye(n, dtype=d.dtype) - 1.0 / n
+    b = -0.5 * j @ (d * d) @ j
+    ev, vec = jnp.linalg.eigh(0.5 * (b + b.T))
+    ev, vec = ev[::-1][:n_components], vec[:, ::-1][:, :n_components]
+    pivot = jnp.take_along_axis(vec, jnp.argmax(jnp.abs(vec), 0)[None], 0)[0]
+    vec = vec * jnp.where(pivot < 0, -1.0, 1.0)
+    return vec * jnp.sqrt(jnp.maximum(ev, 0.0))

@@ -1,5 +1,6 @@
-"""Figures beyond the paper: the fixed-point manifold over a ring of inputs, and the
-atlas of claims × conditions. Same style and helpers as the paper's figures."""
+"""Figures beyond the paper: the fixed-point manifold over a ring of inputs, the atlas of
+claims × conditions, and maps of many agents' dynamics over training. Same style and
+helpers as the paper's figures."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ from matplotlib.patches import Rectangle
 from rnnctl.plotting import (_PI_LABELS5, _PI_TICKS5, _STYLE, _THETA, WIDTH, _finish,
                              _float, _new_figure, _require, _stage_title)
 
-__all__ = ["fig_manifold", "atlas_grid"]
+__all__ = ["fig_manifold", "atlas_grid", "fig_similarity_maps"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -128,3 +129,66 @@ def atlas_grid(cells, rows: Sequence[str], cols: Sequence[str], *, title: str = 
         if title:
             fig.suptitle(title)
         return _finish(fig, path)
+
+
+# ---------------------------------------------------------------------------------------
+# Beyond the paper: every agent × checkpoint embedded by the distance of their dynamics
+
+
+def fig_similarity_maps(embeddings: dict, updates, groups: Sequence[str], *, title: str = "",
+                        path=None) -> Figure:
+    """2-D embeddings (e.g. MDS) of agents × checkpoints, one panel per distance.
+
+    Each agent is a line through its checkpoints in training order, its points coloured
+    by update (viridis), the line styled by its group (e.g. FO solid, PO dashed); the
+    first checkpoint is a hollow circle, the last a filled square.
+
+    Args:
+      embeddings: {panel title: [A, C, 2] coordinates} (NaN: a missing system, skipped).
+      updates: [C] update index of each checkpoint (the colour).
+      groups: A labels, one per agent (e.g. "FO"/"PO"; the legend).
+      title: figure title.
+      path: where to write the PNG (optional).
+    Returns:
+      The Figure: one axes per embedding.
+    """
+    u = _float(updates, "updates")
+    groups = list(groups)
+    names = list(embeddings)
+    _require(len(names) > 0, "embeddings must hold at least one panel")
+    embs = [_float(embeddings[k], f"embeddings[{k!r}]") for k in names]
+    for k, e in zip(names, embs):
+        _require(e.ndim == 3 and e.shape == (len(groups), u.size, 2),
+                 f"embeddings[{k!r}] must be [{len(groups)}, {u.size}, 2]; got {e.shape}")
+    styles = ["-", "--", ":", "-."]
+    order = list(dict.fromkeys(groups))
+    norm = mpl.colors.Normalize(float(np.nanmin(u)), float(np.nanmax(u)))
+    cmap = mpl.colormaps["viridis"]
+    with mpl.rc_context(_STYLE):
+        fig = _new_figure(3.3)
+        axes = fig.subplots(1, len(names), squeeze=False)[0]
+        for ax, name, e in zip(axes, names, embs):
+            for a, g in enumerate(groups):
+                ok = np.all(np.isfinite(e[a]), -1)
+                if not ok.any():
+                    continue
+                xy, uu = e[a][ok], u[ok]
+                ax.plot(xy[:, 0], xy[:, 1], styles[order.index(g) % len(styles)],
+                        color="0.55", lw=0.7, zorder=1)
+                ax.scatter(xy[:, 0], xy[:, 1], c=cmap(norm(uu)), s=10, lw=0, zorder=2)
+                ax.scatter(xy[:1, 0], xy[:1, 1], s=28, facecolors="none",
+                           edgecolors=cmap(norm(uu[:1])), lw=0.9, zorder=3)
+                ax.scatter(xy[-1:, 0], xy[-1:, 1], s=22, marker="s",
+                           c=cmap(norm(uu[-1:])), lw=0, zorder=3)
+            ax.set_title(name)
+            ax.set_xlabel("MDS 1")
+            ax.set_ylabel("MDS 2")
+            ax.set_aspect("equal", adjustable="datalim")
+        handles = [Line2D([], [], ls=styles[i % len(styles)], color="0.4", label=g)
+                   for i, g in enumerate(order)]
+        axes[0].legend(handles=handles, loc="best", frameon=False)
+        sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
+        fig.colorbar(sm, ax=list(axes), label="update", shrink=0.8)
+        if title:
+            fig.suptitle(title)
+    return _finish(fig, path)
