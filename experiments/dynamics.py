@@ -142,6 +142,8 @@ def main(argv=None) -> dict:
     t0 = time.perf_counter()
     h = trajectories(run, updates, args.episodes, args.steps, jax.random.key(args.seed))
     t_roll = time.perf_counter() - t0
+    print(f"rollouts: {h.shape[0]} agents × {h.shape[1]} checkpoints in {t_roll:.1f} s",
+          file=sys.stderr, flush=True)
     n_agents, n_ckpt = h.shape[:2]
     systems = h.reshape((n_agents * n_ckpt,) + h.shape[2:])             # [N, E, T, S]
     t0 = time.perf_counter()
@@ -151,6 +153,7 @@ def main(argv=None) -> dict:
     except ValueError as e:
         sys.exit(f"error: {e}")
     t_dsa = time.perf_counter() - t0
+    print(f"DSA: {len(systems)} systems in {t_dsa:.1f} s", file=sys.stderr, flush=True)
     t0 = time.perf_counter()
     d_geo = np.asarray(similarity.procrustes_distance(systems))
     t_geo = time.perf_counter() - t0

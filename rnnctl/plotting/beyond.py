@@ -135,12 +135,17 @@ def atlas_grid(cells, rows: Sequence[str], cols: Sequence[str], *, title: str = 
 # Beyond the paper: every agent × checkpoint embedded by the distance of their dynamics
 
 
+#: Line colours of the groups of `fig_similarity_maps`, in order of first appearance.
+GROUP_COLORS = ("0.35", "tab:red", "tab:blue", "tab:green")
+
+
 def fig_similarity_maps(embeddings: dict, updates, groups: Sequence[str], *, title: str = "",
                         path=None) -> Figure:
     """2-D embeddings (e.g. MDS) of agents × checkpoints, one panel per distance.
 
     Each agent is a line through its checkpoints in training order, its points coloured
-    by update (viridis), the line styled by its group (e.g. FO solid, PO dashed); the
+    by update (viridis), the line coloured and dashed by its group (e.g. FO grey solid,
+    PO red dashed); the
     first checkpoint is a hollow circle, the last a filled square.
 
     Args:
@@ -173,8 +178,10 @@ def fig_similarity_maps(embeddings: dict, updates, groups: Sequence[str], *, tit
                 if not ok.any():
                     continue
                 xy, uu = e[a][ok], u[ok]
-                ax.plot(xy[:, 0], xy[:, 1], styles[order.index(g) % len(styles)],
-                        color="0.55", lw=0.7, zorder=1)
+                gi = order.index(g)
+                ax.plot(xy[:, 0], xy[:, 1], styles[gi % len(styles)],
+                        color=GROUP_COLORS[gi % len(GROUP_COLORS)], lw=0.8, alpha=0.8,
+                        zorder=1)
                 ax.scatter(xy[:, 0], xy[:, 1], c=cmap(norm(uu)), s=10, lw=0, zorder=2)
                 ax.scatter(xy[:1, 0], xy[:1, 1], s=28, facecolors="none",
                            edgecolors=cmap(norm(uu[:1])), lw=0.9, zorder=3)
@@ -184,7 +191,8 @@ def fig_similarity_maps(embeddings: dict, updates, groups: Sequence[str], *, tit
             ax.set_xlabel("MDS 1")
             ax.set_ylabel("MDS 2")
             ax.set_aspect("equal", adjustable="datalim")
-        handles = [Line2D([], [], ls=styles[i % len(styles)], color="0.4", label=g)
+        handles = [Line2D([], [], ls=styles[i % len(styles)],
+                          color=GROUP_COLORS[i % len(GROUP_COLORS)], label=g)
                    for i, g in enumerate(order)]
         axes[0].legend(handles=handles, loc="best", frameon=False)
         sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
