@@ -53,8 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=200, help="steps per episode (default 200)")
     p.add_argument("--n-delays", type=int, default=5, help="DSA delays (default 5)")
     p.add_argument("--rank", type=int, default=16, help="DSA DMD rank (default 16)")
-    p.add_argument("--n-starts", type=int, default=8, help="DSA starts per pair (default 8)")
-    p.add_argument("--n-steps", type=int, default=300, help="DSA Adam steps (default 300)")
+    p.add_argument("--n-starts", type=int, default=16, help="DSA starts per pair (default 16)")
+    p.add_argument("--n-steps", type=int, default=300,
+                   help="DSA Adam steps of the 2 best starts (default 300; every start takes "
+                        "a third of that first)")
     p.add_argument("--seed", type=int, default=0, help="key of the episodes (default 0)")
     return p
 

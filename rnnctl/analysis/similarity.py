@@ -19,8 +19,8 @@ coordinates:
    the Cayley map of a skew-symmetric K (from zero) and C₀ a start: the identity,
    alignments of the eigenvectors of the symmetric parts (A + Aᵀ)/2 and (B + Bᵀ)/2 with
    signs fitted to the skew parts, and Haar-random orthogonal matrices (both components
-   of O(r) are searched; `_starts`); Adam on K, the best start kept. d is symmetric:
-   d(A, B) = d(B, A).
+   of O(r) are searched; `_starts`); Adam on K from every start for a few steps, then
+   longer from the best few, the lowest loss kept. d is symmetric: d(A, B) = d(B, A).
 
 `dsa` fits all N systems' operators in one vmapped call and all N(N−1)/2 distances in one
 compiled program. `procrustes_distance` and `cka` compare the states themselves (their
@@ -205,22 +205,24 @@ def _starts(a: jax.Array, b: jax.Array, key: jax.Array, n_starts: int) -> jax.Ar
     return c0.at[0].set(jnp.eye(r, dtype=a.dtype))
 
 
-def _pair_distance(a, b, key, n_starts: int, n_steps: int, learning_rate: float,
-                   metric: str):
-    """The distance of one pair (module docstring, 3), from `n_starts` starts."""
+def _pair_distance(a, b, key, n_starts: int, n_explore: int, n_keep: int, n_steps: int,
+                   learning_rate: float, metric: str):
+    """The distance of one pair (module docstring, 3): every start for `n_explore` Adam
+    steps, then the `n_keep` best of them for `n_steps` more; the lowest loss seen."""
     r = a.shape[-1]
     if metric == "angular":
         a = a / jnp.maximum(jnp.linalg.norm(a), 1e-30)
         b = b / jnp.maximum(jnp.linalg.norm(b), 1e-30)
     c0 = _starts(a, b, key, n_starts)
-    opt = optax.adam(optax.cosine_decay_schedule(learning_rate, max(n_steps, 1), alpha=0.1))
 
     def loss(w, c_start):
         c = c_start @ _cayley(w - w.T)
         d = a - c @ b @ c.T
         return jnp.sum(d * d)
 
-    def run(c_start):
+    def run(c_start, steps: int):
+        """Adam on K = w − wᵀ from C = c_start: (lowest loss, C at the end)."""
+        opt = optax.adam(optax.cosine_decay_schedule(learning_rate, max(steps, 1), alpha=0.1))
         w = jnp.zeros((r, r), a.dtype)
 
         def step(carry, _):
@@ -230,27 +232,36 @@ def _pair_distance(a, b, key, n_starts: int, n_steps: int, learning_rate: float,
             upd, state = opt.update(g, state, w)
             return (optax.apply_updates(w, upd), state, best), None
 
-        (w, _, best), _ = jax.lax.scan(step, (w, opt.init(w), jnp.inf), None, n_steps)
-        return jnp.minimum(best, loss(w, c_start))
+        (w, _, best), _ = jax.lax.scan(step, (w, opt.init(w), jnp.inf), None, steps)
+        return jnp.minimum(best, loss(w, c_start)), c_start @ _cayley(w - w.T)
 
-    sq = jnp.min(jax.vmap(run)(c0))
+    best, c_end = jax.vmap(lambda c: run(c, n_explore))(c0)
+    sq = jnp.min(best)
+    if n_keep > 0 and n_steps > 0:
+        top = jnp.argsort(best)[:n_keep]
+        best2, _ = jax.vmap(lambda c: run(c, n_steps))(c_end[top])
+        sq = jnp.minimum(sq, jnp.min(best2))
     if metric == "euclidean":
         return jnp.sqrt(jnp.maximum(sq, 0.0))
     # ‖Â − C B̂ Cᵀ‖² = 2 − 2 cos θ for unit-norm Â, B̂.
     return jnp.arccos(jnp.clip(1.0 - 0.5 * sq, -1.0, 1.0))
 
 
-def dsa_distance(ops: DMD | jax.Array, *, key: jax.Array | None = None, n_starts: int = 8,
-                 n_steps: int = 300, learning_rate: float = 0.03, metric: str = "euclidean",
+def dsa_distance(ops: DMD | jax.Array, *, key: jax.Array | None = None, n_starts: int = 16,
+                 n_steps: int = 300, n_explore_steps: int | None = None, n_keep: int = 2,
+                 learning_rate: float = 0.03, metric: str = "euclidean",
                  chunk: int = 1024) -> jax.Array:
     """All pairwise DSA distances of N operators (module docstring, 3), one compiled program.
 
     Args:
       ops: `DMD` (invalid systems give NaN rows and columns) or operators [N, r, r].
       key: PRNG key of the random starts (default `jax.random.key(0)`).
-      n_starts: starts per pair (the identity, then spectral alignments; see `_starts`);
-        the best is kept.
-      n_steps: Adam steps per start.
+      n_starts: starts per pair (the identity, spectral alignments and random ones; see
+        `_starts`), each optimised for `n_explore_steps`.
+      n_steps: Adam steps of each of the `n_keep` best starts after that.
+      n_explore_steps: Adam steps of every start (default n_steps // 3).
+      n_keep: starts refined for `n_steps` (0: none). The cost per pair is
+        n_starts · n_explore_steps + n_keep · n_steps Adam steps on r × r matrices.
       learning_rate: peak Adam learning rate (cosine-decayed to 10%).
       metric: "euclidean" (min ‖A − C B Cᵀ‖_F) or "angular" (radians, in [0, π]).
       chunk: pairs optimised at once (bounds memory; not the result).
@@ -266,15 +277,19 @@ def dsa_distance(ops: DMD | jax.Array, *, key: jax.Array | None = None, n_starts
         valid = jnp.all(jnp.isfinite(a), axis=(-2, -1)) if a.ndim == 3 else None
     if a.ndim != 3 or a.shape[-1] != a.shape[-2]:
         raise ValueError(f"ops must be operators [N, r, r], got shape {a.shape}")
-    if n_starts < 1 or n_steps < 1:
-        raise ValueError(f"n_starts and n_steps must be ≥ 1, got {n_starts}, {n_steps}")
+    n_explore = max(n_steps // 3, 1) if n_explore_steps is None else int(n_explore_steps)
+    if n_starts < 1 or n_steps < 0 or n_explore < 1 or n_keep < 0:
+        raise ValueError(f"n_starts and n_explore_steps must be ≥ 1 and n_steps, n_keep ≥ 0, "
+                         f"got {n_starts}, {n_explore}, {n_steps}, {n_keep}")
     key = jax.random.key(0) if key is None else key
-    return _pairwise(a, valid, key, n_starts, n_steps, float(learning_rate), metric,
-                     int(chunk))
+    return _pairwise(a, valid, key, int(n_starts), n_explore, min(int(n_keep), int(n_starts)),
+                     int(n_steps), float(learning_rate), metric, int(chunk))
 
 
-@partial(jax.jit, static_argnames=("n_starts", "n_steps", "learning_rate", "metric", "chunk"))
-def _pairwise(a, valid, key, n_starts, n_steps, learning_rate, metric, chunk):
+@partial(jax.jit, static_argnames=("n_starts", "n_explore", "n_keep", "n_steps",
+                                   "learning_rate", "metric", "chunk"))
+def _pairwise(a, valid, key, n_starts, n_explore, n_keep, n_steps, learning_rate, metric,
+              chunk):
     n = a.shape[0]
     a = jnp.where(valid[:, None, None], a, 0.0)
     i, j = jnp.triu_indices(n, k=1)
@@ -282,7 +297,8 @@ def _pairwise(a, valid, key, n_starts, n_steps, learning_rate, metric, chunk):
 
     def one(args):
         ii, jj, k = args
-        return _pair_distance(a[ii], a[jj], k, n_starts, n_steps, learning_rate, metric)
+        return _pair_distance(a[ii], a[jj], k, n_starts, n_explore, n_keep, n_steps,
+                              learning_rate, metric)
 
     d = jax.lax.map(one, (i, j, keys), batch_size=max(1, min(chunk, i.shape[0])))
     out = jnp.zeros((n, n), a.dtype).at[i, j].set(d).at[j, i].set(d)
@@ -291,15 +307,17 @@ def _pairwise(a, valid, key, n_starts, n_steps, learning_rate, metric, chunk):
 
 
 def dsa(trajectories: jax.typing.ArrayLike, n_delays: int, rank: int, *,
-        key: jax.Array | None = None, n_starts: int = 8, n_steps: int = 300,
-        learning_rate: float = 0.03, metric: str = "euclidean") -> jax.Array:
+        key: jax.Array | None = None, n_starts: int = 16, n_steps: int = 300,
+        n_explore_steps: int | None = None, n_keep: int = 2, learning_rate: float = 0.03,
+        metric: str = "euclidean") -> jax.Array:
     """DSA distances between every pair of N systems: delay embedding, DMD, Procrustes.
 
     Args:
       trajectories: [N, T, H] (or [N, E, T, H] with E episodes per system) hidden states.
       n_delays: d, states per delay vector (≥ 1; T ≥ d + 1).
       rank: r ≤ d·H, DMD rank.
-      key, n_starts, n_steps, learning_rate, metric: as in `dsa_distance`.
+      key, n_starts, n_steps, n_explore_steps, n_keep, learning_rate, metric: as in
+        `dsa_distance`.
     Returns:
       [N, N] symmetric distances, zero diagonal; NaN row and column for a system with
       non-finite states.
@@ -309,6 +327,7 @@ def dsa(trajectories: jax.typing.ArrayLike, n_delays: int, rank: int, *,
     """
     ops = dmd(trajectories, n_delays, rank)
     return dsa_distance(ops, key=key, n_starts=n_starts, n_steps=n_steps,
+                        n_explore_steps=n_explore_steps, n_keep=n_keep,
                         learning_rate=learning_rate, metric=metric)
 
 
