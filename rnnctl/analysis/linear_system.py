@@ -50,6 +50,8 @@ class Linearization:
       tau: [S] τ_i = |1 / ln|λ_i|| in steps (decay time of a stable mode, growth time of an
         unstable one; inf at |λ| = 1, 0 at λ = 0).
       input_drive: [S] ‖l_iᵀ J_inp‖ (Euclidean norm over the I inputs of the complex row).
+        Every input entry counts, observed or not: for an agent whose observation masks an
+        entry (PO's θ̇, always 0), drop that column of J_inp and recompute from `left`.
       valid: [] bool: every input and output above is finite.
     """
 
