@@ -84,6 +84,9 @@ def test_the_optimiser_finds_a_random_orthogonal_similarity():
     assert d[0, 3] > 0.5
     ang = np.asarray(similarity.dsa_distance(ops, metric="angular", n_steps=400))
     assert ang[0, 1] < 2e-2 and 0.3 < ang[0, 3] <= np.pi
+    # from the identity alone (one start) the rotated copy is not found: starts matter
+    one = np.asarray(similarity.dsa_distance(ops, n_starts=1, n_steps=400))
+    assert one[0, 1] > 0.1
 
 
 def test_a_nan_system_is_marked_not_propagated(systems):

@@ -186,13 +186,15 @@ def _starts(a: jax.Array, b: jax.Array, key: jax.Array, n_starts: int) -> jax.Ar
     orthogonal matrices, so both components of O(r) are searched from anywhere.
     """
     r = a.shape[-1]
+    if n_starts == 1:
+        return jnp.eye(r, dtype=a.dtype)[None]
     k_sign, k_haar = jax.random.split(key)
     _, pa = jnp.linalg.eigh(0.5 * (a + a.T))
     _, pb = jnp.linalg.eigh(0.5 * (b + b.T))
     x = pa.T @ (0.5 * (a - a.T)) @ pa
     y = pb.T @ (0.5 * (b - b.T)) @ pb
     m = x * y
-    n_spec = max(1, (n_starts - 1) // 2 + 1) if n_starts > 1 else 0
+    n_spec = (n_starts - 1) // 2 + 1
     lead = jnp.linalg.eigh(m)[1][:, -1]
     d0 = jnp.where(jax.random.bernoulli(k_sign, 0.5, (n_spec, r)), -1.0, 1.0).astype(a.dtype)
     d0 = d0.at[0].set(jnp.where(lead < 0, -1.0, 1.0).astype(a.dtype))
