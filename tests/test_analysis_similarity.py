@@ -138,3 +138,13 @@ def test_mds_recovers_points_up_to_rigid_motion():
                                atol=1e-4)
     with pytest.raises(ValueError, match="distances"):
         similarity.mds(jnp.zeros((3, 4)))
+
+
+def test_dsa_works_under_jit_and_compiles_once(systems):
+    x, d = systems
+    fn = jax.jit(lambda t: similarity.dsa(t, n_delays=2, rank=4))
+    np.testing.assert_allclose(fn(jnp.asarray(x)), d, atol=1e-5)
+    size = similarity._pairwise._cache_size()
+    similarity.dsa(jnp.asarray(x[::-1]), n_delays=2, rank=4)        # new data, same shapes
+    similarity.dsa(jnp.asarray(2.0 * x), n_delays=2, rank=4)
+    assert similarity._pairwise._cache_size() == size
