@@ -4,6 +4,7 @@ One 4-agent, 3-update run is trained once per module; every test analyses a copy
 `QUICK_OPTIONS` (compiled programs are cached across tests, so only the first analysis
 pays for compilation).
 """
+import importlib
 import json
 import math
 import shutil
@@ -15,10 +16,12 @@ import pytest
 
 from experiments import sweep
 from rnnctl import analysis, paper, plotting, runs
-from rnnctl.analysis import linearize
 from rnnctl.paper import compute, results as paper_results
 from rnnctl.experiment import make_agents, train_to_dir
 from rnnctl.paper import QUICK_OPTIONS, PipelineError, analyse_run
+
+# The module (`analysis.linearize` is the function `linear_system.linearize`).
+linearize = importlib.import_module("rnnctl.analysis.linearize")
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # The run analysed here is the `--quick` sweep's (its config and agents), which

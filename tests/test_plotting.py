@@ -202,3 +202,34 @@ def test_fig1e_timescales_bad_shapes():
     with pytest.raises(ValueError, match="label"):
         plotting.fig1e_timescales(u, np.ones((2, 5)), np.ones((2, 5)), np.ones((2, 5)),
                                   label="PO")
+
+
+def test_fig_flow_field(tmp_path):
+    u, v = np.meshgrid(np.linspace(-1, 1, 12), np.linspace(-2, 2, 10), indexing="ij")
+    coords = np.stack([u, v], -1)                                  # [12, 10, 2]
+    flow = np.stack([-u, 0.5 * v], -1)                             # a saddle at 0
+    speed = 0.5 * (flow ** 2).sum(-1)
+    path = tmp_path / "flow.png"
+    fig = plotting.fig_flow_field(coords, speed, flow,
+                                  trajectory=np.stack([np.linspace(-1, 0, 20)] * 2, -1),
+                                  fixed_points=[[0.0, 0.0], [0.5, 0.5]], stable=[False, True],
+                                  slow_points=[[0.3, -1.0]], title="saddle", path=path)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2         # axes + colour bar
+    _check_png(path)
+    with pytest.raises(ValueError, match="speed"):
+        plotting.fig_flow_field(coords, speed[:3], flow)
+    with pytest.raises(ValueError, match="flow"):
+        plotting.fig_flow_field(coords, speed, flow[..., :1])
+
+
+def test_fig_similarity_maps(tmp_path):
+    rng = np.random.default_rng(0)
+    emb = {"DSA": rng.normal(size=(4, 3, 2)), "Procrustes": rng.normal(size=(4, 3, 2))}
+    emb["DSA"][1, 2] = np.nan                                      # a missing system
+    path = tmp_path / "maps.png"
+    fig = plotting.fig_similarity_maps(emb, [0, 50, 100], ["FO", "PO", "FO", "PO"],
+                                       title="t", path=path)
+    assert len(fig.axes) == 3                                      # 2 panels + colour bar
+    _check_png(path)
+    with pytest.raises(ValueError, match="DSA"):
+        plotting.fig_similarity_maps({"DSA": np.zeros((4, 2, 2))}, [0, 50, 100], ["FO"] * 4)

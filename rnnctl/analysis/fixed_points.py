@@ -6,6 +6,8 @@ an optax optimiser (a fixed number of steps inside `lax.scan`), refine with Newt
 F(h) − h = 0 until they stop, then keep the points with q < `tol_q` whose next Newton step
 is below `tol_step`, merge points converging to the same fixed point, drop distance
 outliers, and linearise: J = ∂F/∂h (`jax.jacfwd`), its eigenvalues, stable iff max|λ| < 1.
+Slots that stalled at a local minimum of q above zero are slow points
+(`FixedPoints.slow_points`, from the stored fields after the search).
 
 Everything has a fixed shape, so `find_fixed_points` works unchanged under `jit` and `vmap`:
 one call can analyse every checkpoint of every agent,
@@ -91,6 +93,34 @@ class FixedPoints:
         """Number of valid unstable fixed points, [...]."""
         return self.is_unstable.sum(-1)
 
+    def slow_points(self, q_max: float = 1e-4, *, tol_q: float = 1e-10,
+                    flat_tol: float = 1e-2, tol_unique: float = 1e-3) -> jax.Array:
+        """[..., K] bool: slots that ended at a slow point, a local minimum of q above zero.
+
+        At a local minimum of q(h) = ½‖F(h) − h‖² with r = F(h) − h ≠ 0 the gradient
+        (J − I)ᵀ r vanishes: the residual points along a direction in which F − h is flat,
+        the ghost of a fixed point that almost exists (Sussillo & Barak 2013). A slot is
+        a slow point when it is not a valid fixed point, tol_q < q ≤ `q_max`,
+        ‖(J − I)ᵀ r‖ / ‖r‖ ≤ `flat_tol` (its relative gradient: a tiny q is not enough,
+        the slot must sit at a minimum), it lies farther than `tol_unique` from every
+        valid fixed point, and it is not a duplicate of a slow point of lower q (closer than
+        `tol_unique`, or each one's linear model F − h ≈ r + (J − I)Δh predicts the other
+        with q ≤ `q_max`: along its flat direction a slow point is located only loosely). Computed from the stored fields alone (works on loaded results and
+        under vmap; leading batch axes are kept).
+
+        Args:
+          q_max: the largest speed of a slow point (the threshold stated with a figure).
+          tol_q: the search's fixed-point tolerance (`find_fixed_points`' tol_q).
+          flat_tol: largest relative gradient ‖(J − I)ᵀ r‖ / ‖r‖ of a minimum.
+          tol_unique: distance under which two points are the same point.
+        Returns:
+          [..., K] bool.
+        """
+        lead = self.valid.shape[:-1]
+        flat = jax.tree.map(lambda a: jnp.reshape(a, (-1,) + a.shape[len(lead):]), self)
+        mark = jax.vmap(lambda fp: _slow_points(fp, q_max, tol_q, flat_tol, tol_unique))(flat)
+        return mark.reshape(self.valid.shape)
+
     def __getitem__(self, index) -> "FixedPoints":
         """Index the leading batch axes of every field: `fps[agent, checkpoint]`."""
         return jax.tree.map(lambda a: a[index], self)
@@ -140,6 +170,42 @@ class FixedPoints:
     def restore(cls, path: str | os.PathLike) -> "FixedPoints":
         """Alias of `load` (FixedPointFinder's name)."""
         return cls.load(path)
+
+
+def _slow_points(fp: FixedPoints, q_max: float, tol_q: float, flat_tol: float,
+                 tol_unique: float) -> jax.Array:
+    """`FixedPoints.slow_points` of one search (fields [K, ...])."""
+    h, q = jnp.asarray(fp.xstar), jnp.asarray(fp.qstar)
+    r = jnp.asarray(fp.F_xstar) - h
+    jac = jnp.asarray(fp.jacobian)
+    grad = jnp.einsum("kij,ki->kj", jac, r) - r                      # (J − I)ᵀ r
+    rel = jnp.linalg.norm(grad, axis=-1) / jnp.maximum(jnp.linalg.norm(r, axis=-1), 1e-30)
+    finite = jnp.all(jnp.isfinite(h), -1) & jnp.isfinite(q) & jnp.isfinite(rel)
+    candidate = finite & ~fp.valid & (q > tol_q) & (q <= q_max) & (rel <= flat_tol)
+    # Away from every valid fixed point: one point at a time (no [K, K] matrix).
+    valid_h = jnp.where(fp.valid[:, None], h, jnp.inf)
+    near = jax.lax.map(lambda p: jnp.any(
+        jnp.sqrt(jnp.sum((valid_h - p) ** 2, -1)) < tol_unique), h)
+    candidate &= ~near
+    # A slow point is located only loosely along its flat direction (q is flat there), so
+    # two candidates are the same slow point when each one's linear model predicts the
+    # other as slow: ½‖r_i + (J_i − I)(h_j − h_i)‖² ≤ q_max (or closer than tol_unique).
+    h0 = jnp.where(finite[:, None], h, 0.0)
+    r0 = jnp.where(finite[:, None], r, 0.0)
+    jm = jnp.where(finite[:, None, None], jac, 0.0) - jnp.eye(h.shape[-1], dtype=h.dtype)
+    order = jnp.argsort(jnp.where(candidate, q, jnp.inf))
+
+    def body(n, keep):
+        i = order[n]
+        dh = h0 - h0[i]                                                  # [K, H]
+        from_i = r0[i] + dh @ jm[i].T                                    # i's model at j
+        from_j = r0 - jnp.einsum("kab,kb->ka", jm, dh)                   # j's model at i
+        same = ((0.5 * jnp.sum(from_i ** 2, -1) <= q_max)
+                & (0.5 * jnp.sum(from_j ** 2, -1) <= q_max))
+        same |= jnp.sqrt(jnp.sum(dh ** 2, -1)) < tol_unique
+        return keep.at[i].set(candidate[i] & ~jnp.any(keep & same))
+
+    return jax.lax.fori_loop(0, h.shape[0], body, jnp.zeros(h.shape[0], bool))
 
 
 def rnn_cell(params: dict) -> Callable[[jax.Array, jax.Array], jax.Array]:

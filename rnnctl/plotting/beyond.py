@@ -1,5 +1,6 @@
-"""Figures beyond the paper: the fixed-point manifold over a ring of inputs, and the
-atlas of claims × conditions. Same style and helpers as the paper's figures."""
+"""Figures beyond the paper: the fixed-point manifold over a ring of inputs, the atlas of
+claims × conditions, maps of many agents' dynamics over training, and flow fields with
+fixed and slow points. Same style and helpers as the paper's figures."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ from matplotlib.patches import Rectangle
 from rnnctl.plotting import (_PI_LABELS5, _PI_TICKS5, _STYLE, _THETA, WIDTH, _finish,
                              _float, _new_figure, _require, _stage_title)
 
-__all__ = ["fig_manifold", "atlas_grid"]
+__all__ = ["fig_manifold", "atlas_grid", "fig_similarity_maps", "fig_flow_field"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -128,3 +129,141 @@ def atlas_grid(cells, rows: Sequence[str], cols: Sequence[str], *, title: str = 
         if title:
             fig.suptitle(title)
         return _finish(fig, path)
+
+
+# ---------------------------------------------------------------------------------------
+# Beyond the paper: every agent × checkpoint embedded by the distance of their dynamics
+
+
+#: Line colours of the groups of `fig_similarity_maps`, in order of first appearance.
+GROUP_COLORS = ("0.35", "tab:red", "tab:blue", "tab:green")
+
+
+def fig_similarity_maps(embeddings: dict, updates, groups: Sequence[str], *, title: str = "",
+                        path=None) -> Figure:
+    """2-D embeddings (e.g. MDS) of agents × checkpoints, one panel per distance.
+
+    Each agent is a line through its checkpoints in training order, its points coloured
+    by update (viridis), the line coloured and dashed by its group (e.g. FO grey solid,
+    PO red dashed); the
+    first checkpoint is a hollow circle, the last a filled square.
+
+    Args:
+      embeddings: {panel title: [A, C, 2] coordinates} (NaN: a missing system, skipped).
+      updates: [C] update index of each checkpoint (the colour).
+      groups: A labels, one per agent (e.g. "FO"/"PO"; the legend).
+      title: figure title.
+      path: where to write the PNG (optional).
+    Returns:
+      The Figure: one axes per embedding.
+    """
+    u = _float(updates, "updates")
+    groups = list(groups)
+    names = list(embeddings)
+    _require(len(names) > 0, "embeddings must hold at least one panel")
+    embs = [_float(embeddings[k], f"embeddings[{k!r}]") for k in names]
+    for k, e in zip(names, embs):
+        _require(e.ndim == 3 and e.shape == (len(groups), u.size, 2),
+                 f"embeddings[{k!r}] must be [{len(groups)}, {u.size}, 2]; got {e.shape}")
+    styles = ["-", "--", ":", "-."]
+    order = list(dict.fromkeys(groups))
+    norm = mpl.colors.Normalize(float(np.nanmin(u)), float(np.nanmax(u)))
+    cmap = mpl.colormaps["viridis"]
+    with mpl.rc_context(_STYLE):
+        fig = _new_figure(3.3)
+        axes = fig.subplots(1, len(names), squeeze=False)[0]
+        for ax, name, e in zip(axes, names, embs):
+            for a, g in enumerate(groups):
+                ok = np.all(np.isfinite(e[a]), -1)
+                if not ok.any():
+                    continue
+                xy, uu = e[a][ok], u[ok]
+                gi = order.index(g)
+                ax.plot(xy[:, 0], xy[:, 1], styles[gi % len(styles)],
+                        color=GROUP_COLORS[gi % len(GROUP_COLORS)], lw=0.8, alpha=0.8,
+                        zorder=1)
+                ax.scatter(xy[:, 0], xy[:, 1], c=cmap(norm(uu)), s=10, lw=0, zorder=2)
+                ax.scatter(xy[:1, 0], xy[:1, 1], s=28, facecolors="none",
+                           edgecolors=cmap(norm(uu[:1])), lw=0.9, zorder=3)
+                ax.scatter(xy[-1:, 0], xy[-1:, 1], s=22, marker="s",
+                           c=cmap(norm(uu[-1:])), lw=0, zorder=3)
+            ax.set_title(name)
+            ax.set_xlabel("MDS 1")
+            ax.set_ylabel("MDS 2")
+            ax.set_aspect("equal", adjustable="datalim")
+        handles = [Line2D([], [], ls=styles[i % len(styles)],
+                          color=GROUP_COLORS[i % len(GROUP_COLORS)], label=g)
+                   for i, g in enumerate(order)]
+        axes[0].legend(handles=handles, loc="best", frameon=False)
+        sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
+        fig.colorbar(sm, ax=list(axes), label="update", shrink=0.8)
+        if title:
+            fig.suptitle(title)
+    return _finish(fig, path)
+
+
+# ---------------------------------------------------------------------------------------
+# Beyond the paper: the flow field on a plane, with fixed points, slow points, trajectory
+
+
+def fig_flow_field(coords, speed, flow, *, trajectory=None, fixed_points=None, stable=None,
+                   slow_points=None, title: str = "", path=None) -> Figure:
+    """Speed q (log colour) and flow streamlines on a plane, with the points over it.
+
+    Args:
+      coords: [G1, G2, 2] plane coordinates of a regular grid ([i, j] = (u_i, v_j), as
+        `analysis.plane_grid`).
+      speed: [G1, G2] q = ½‖F(h) − h‖² (drawn as log10 q).
+      flow: [G1, G2, 2] F(h) − h projected on the plane.
+      trajectory: optional [T, 2] (or [E, T, 2]) plane coordinates of visited states.
+      fixed_points: optional [K, 2] plane coordinates; `stable` [K] bool fills the stable
+        ones (hollow: unstable).
+      slow_points: optional [M, 2] plane coordinates (drawn as crosses).
+      title: axes title.
+      path: where to write the PNG (optional).
+    Returns:
+      The Figure (one axes and a colour bar).
+    """
+    xy = _float(coords, "coords")
+    q = _float(speed, "speed")
+    f = _float(flow, "flow")
+    _require(xy.ndim == 3 and xy.shape[-1] == 2, f"coords must be [G1, G2, 2]; got {xy.shape}")
+    _require(q.shape == xy.shape[:2], f"speed must be {xy.shape[:2]}; got {q.shape}")
+    _require(f.shape == xy.shape, f"flow must be {xy.shape}; got {f.shape}")
+    u, v = xy[:, 0, 0], xy[0, :, 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logq = np.log10(np.where(q > 0, q, np.nan))
+    with mpl.rc_context(_STYLE):
+        fig = _new_figure(3.6)
+        ax = fig.subplots()
+        mesh = ax.pcolormesh(u, v, logq.T, shading="nearest", cmap="magma_r")
+        fig.colorbar(mesh, ax=ax, label="log10 speed q")
+        ok = np.isfinite(f).all(-1)
+        if ok.all() and u.size > 1 and v.size > 1:
+            ax.streamplot(u, v, f[..., 0].T, f[..., 1].T, color="0.3", linewidth=0.5,
+                          density=1.0, arrowsize=0.6)
+        if trajectory is not None:
+            tr = _float(trajectory, "trajectory").reshape(-1, *np.shape(trajectory)[-2:])
+            for seg in tr:
+                ax.plot(seg[:, 0], seg[:, 1], color="tab:blue", lw=0.6, alpha=0.7)
+        if fixed_points is not None:
+            fp = _float(fixed_points, "fixed_points").reshape(-1, 2)
+            st = (np.ones(len(fp), bool) if stable is None
+                  else np.asarray(stable, bool).reshape(-1))
+            _require(st.shape == (len(fp),), "stable must have one entry per fixed point")
+            ax.scatter(fp[st, 0], fp[st, 1], s=30, c="black", zorder=4, label="stable")
+            ax.scatter(fp[~st, 0], fp[~st, 1], s=30, facecolors="white", edgecolors="black",
+                       zorder=4, label="unstable")
+        if slow_points is not None:
+            sp = _float(slow_points, "slow_points").reshape(-1, 2)
+            ax.scatter(sp[:, 0], sp[:, 1], s=30, marker="x", c="tab:green", zorder=4,
+                       label="slow")
+        if fixed_points is not None or slow_points is not None:
+            ax.legend(loc="best", frameon=False)
+        ax.set_xlim(u.min(), u.max())
+        ax.set_ylim(v.min(), v.max())
+        ax.set_xlabel("PC 1")
+        ax.set_ylabel("PC 2")
+        if title:
+            ax.set_title(title)
+    return _finish(fig, path)
