@@ -305,3 +305,44 @@ def test_claims_of_one_setting_use_only_its_agents():
     # excluded agents are left out
     c = C.claim_sharpness(ctx(r, agents=tuple(range(12)), excluded=frozenset({1, 3})))
     assert c.stats["tests"]["saturated_fraction"]["po_rise"]["n_seeds"] == 4
+
+
+# ------------------------------------------------------------- claims the data cannot decide
+
+def test_claims_without_their_agents_say_not_tested_with_reason_and_n():
+    r = make_results(8, 20)
+    po_only = ctx(r, excluded=frozenset(fo_rows(r).tolist()))
+    c1 = C.claim_sharpness(po_only)
+    assert not c1.tested and not c1.holds
+    assert c1.stats["n_seeds"] == 0 and "FO and PO" in c1.stats["reason"]
+    assert c1.measured.startswith("not tested: ") and "(n 0)" in c1.measured
+    fo_only = ctx(r, excluded=frozenset(po_rows(r).tolist()))
+    for c in C.evaluate_claims(fo_only):
+        assert not c.tested and c.stats["n_seeds"] == 0, c.id
+    assert all(c.tested for c in C.evaluate_claims(ctx(r)))      # enough agents: tested
+
+
+def test_a_run_too_short_for_a_window_is_not_tested():
+    r = make_results(8, 3)                  # 3 updates: inside the 10-update final window
+    c5 = C.claim_timescales(ctx(r))
+    assert not c5.tested and "final window" in c5.stats["reason"]
+    assert c5.stats["n_seeds"] == 8
+    c4 = C.claim_reward_to_go(ctx(make_results(8, 2)))
+    assert not c4.tested and "3 analysed checkpoints" in c4.stats["reason"]
+
+
+def test_claim1_names_its_fo_vs_po_effect():
+    c = C.claim_sharpness(ctx(_sharpness(0.8, 0.5)))
+    name = c.stats["tests"]["saturated_fraction"]["fo_vs_po"]["effect_name"]
+    assert "FO − PO" in name and "after" not in name
+
+
+def test_report_and_console_say_not_tested():
+    from rnnctl.cli._tables import claims_table
+    from rnnctl.paper.report import _verdict
+    r = make_results(8, 3)
+    cl = [c.to_dict() for c in C.evaluate_claims(ctx(r, excluded=frozenset(
+        fo_rows(r).tolist())))]
+    assert _verdict(cl[0]) == "not tested"
+    out = claims_table({"claims": cl, "claims_v2": []})
+    assert "1. not tested" in out and "does not hold" not in out.split("\n")[1]

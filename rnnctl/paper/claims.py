@@ -7,6 +7,7 @@ caller (`ClaimContext.excluded`).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -121,6 +122,22 @@ def _significant(st, alpha: float) -> bool:
     return bool(math.isfinite(st.p_value) and st.p_value < alpha)
 
 
+def _decided(claim: Claim, reason: str | None, n: int) -> Claim:
+    """`claim`, or, when the data cannot decide its rule (`reason`), the same claim marked
+    tested=False with the reason and n in place of its statistics (as rules v2 do)."""
+    if reason is None:
+        return claim
+    return dataclasses.replace(
+        claim, holds=False, tested=False, measured=f"not tested: {reason} (n {n})",
+        stats={"tested": False, "reason": reason, "n_seeds": n, "p_value": None,
+               "effect": None, "ci": [None, None]})
+
+
+def _too_few(n: int, need: int, what: str) -> str | None:
+    """Why `n` agents cannot decide a rule that needs `need` of `what` (None if they can)."""
+    return f"needs at least {need} {what}" if n < need else None
+
+
 def _pairs_by_seed(ctx: ClaimContext) -> tuple[list[int], list[int]]:
     """FO and PO agents of the same seeds (and setting), in matching order."""
     seeds = ctx.results.agent_seed
@@ -149,14 +166,18 @@ def claim_sharpness(ctx: ClaimContext) -> Claim:
         tests[name] = {
             "fo_rise": paired_test(m[fo, c0], m[fo, cf], confidence=conf),
             "po_rise": paired_test(m[po, c0], m[po, cf], confidence=conf),
-            "fo_vs_po": paired_test(m[po_p, cf], m[fo_p, cf], confidence=conf)}
+            # paired_test names its effect (after − before); here it is FO − PO
+            "fo_vs_po": paired_test(m[po_p, cf], m[fo_p, cf], confidence=conf).replace(
+                effect_name="mean difference (FO − PO at the final update)")}
     primary = tests["saturated_fraction"]
     holds = all(_significant(t, opts.alpha) for t in primary.values())
     sec = tests["boundary_contrast"]
     sec_holds = all(_significant(t, opts.alpha) for t in sec.values())
     means = {f"{o}_{k}": json_floats([nanmean(metrics[k][idx, c]) for c in (c0, cf)])
              for o, idx in (("fo", fo), ("po", po)) for k in metrics}
-    return Claim(
+    why = (_too_few(len(fo_p), 2, "FO and PO agents of the same seeds")
+           or ("the run has one analysed checkpoint" if c0 == cf else None))
+    return _decided(Claim(
         id=1, text="Policy sharpness rises with training; FO ends sharper than PO.",
         rule=(f"Sharpness = fraction of visited (θ, θ̇) bins of the policy map whose mean "
               f"torque saturates (|u| ≥ {ctx.saturation:g}·{ctx.max_torque:g} N·m). Paired "
@@ -173,7 +194,8 @@ def claim_sharpness(ctx: ClaimContext) -> Claim:
         measured=(f"saturated fraction rises FO {fmt_stat(primary['fo_rise'])}, PO "
                   f"{fmt_stat(primary['po_rise'])}; FO − PO at the end "
                   f"{fmt_stat(primary['fo_vs_po'])} (effects: mean paired differences, "
-                  f"{pct(conf)} CI); boundary contrast FO − PO {fmt_stat(sec['fo_vs_po'])}"))
+                  f"{pct(conf)} CI); boundary contrast FO − PO {fmt_stat(sec['fo_vs_po'])}")),
+        why, len(fo_p))
 
 
 def claim_ring(ctx: ClaimContext) -> Claim:
@@ -215,7 +237,9 @@ def claim_ring(ctx: ClaimContext) -> Claim:
     holds = all(_significant(t, opts.alpha) for t in primary.values())
     ring_po = results.ring[po] if po else np.full((1, len(results.updates)), np.nan)
     input_ring = float(nanmean(results.ring_input[po].ravel())) if po else float("nan")
-    return Claim(
+    why = (_too_few(len(po), 2, "PO agents")
+           or ("the run has one analysed checkpoint" if c0 == cf else None))
+    return _decided(Claim(
         id=2, text="In PO, the hidden states form a ring ordered by θ (ring score rises).",
         rule=(f"Ring score = |circular correlation| between θ and the angle of the θ-binned "
               f"mean hidden state in its top-2 PC plane (analysis.ring_score). PO agents; "
@@ -238,7 +262,8 @@ def claim_ring(ctx: ClaimContext) -> Claim:
                   f"{fmt_stat(tests['theta_variance_explained']['from_update0'])} more "
                   f"variance; the input itself scores {fmt(input_ring)} (encoding "
                   f"{ctx.encoding!r}" + (": (cos θ, sin θ) is already a ring)"
-                                         if ctx.encoding == "cos_sin" else ")")))
+                                         if ctx.encoding == "cos_sin" else ")"))),
+        why, len(po))
 
 
 def claim_fixed_points(ctx: ClaimContext) -> Claim:
@@ -302,7 +327,11 @@ def claim_fixed_points(ctx: ClaimContext) -> Claim:
                                          is not None else 2.0))
     b = per_input[best]
     min_p = 0.5 ** len(po) if po else float("nan")
-    return Claim(
+    why = (_too_few(len(po), 2, "PO agents")
+           or (f"the run's {len(upd)} analysed checkpoints are too few for a kind to emerge "
+               f"before another ({opts.persist} consecutive ones each)"
+               if len(upd) <= opts.persist else None))
+    return _decided(Claim(
         id=3, text="A stable fixed point emerges before an unstable one; the stable one "
                    "ends near θ=0, the unstable one near θ=±π.",
         rule=(f"Fixed points of h ↦ F(h, x*) at each input x* in {names} (goal: θ=0, θ̇=0; "
@@ -325,7 +354,7 @@ def claim_fixed_points(ctx: ClaimContext) -> Claim:
             f"/{d['n_seeds']}, stable emerges at {d['stable_emerges']}, unstable at "
             f"{d['unstable_emerges']} (−1: never)" for n, d in per_input.items())
         + (f"; with {len(po)} seeds the smallest attainable sign-test p is {fmt_p(min_p)}"
-           if po and min_p >= alpha_x else ""))
+           if po and min_p >= alpha_x else "")), why, len(po))
 
 
 def claim_reward_to_go(ctx: ClaimContext) -> Claim:
@@ -362,7 +391,10 @@ def claim_reward_to_go(ctx: ClaimContext) -> Claim:
         from rnnctl import analysis
         ev = np.asarray(ctx.eval_return, np.float64)[:, results.updates.astype(int)]
         reg_eval = analysis.reward_to_go_regression(results.track_s_distance[po], ev[po])
-    return Claim(
+    why = (_too_few(len(po), 2, "PO agents")
+           or (f"per-seed r needs at least 3 analysed checkpoints before the last; the run "
+               f"has {len(results.updates) - 1}" if len(results.updates) < 4 else None))
+    return _decided(Claim(
         id=4, text="The stable fixed point's distance to its final location correlates "
                    "with reward-to-go (significant, over seeds).",
         rule=(f"For each PO seed and analysed update t < U: d_t = distance of the tracked "
@@ -385,7 +417,7 @@ def claim_reward_to_go(ctx: ClaimContext) -> Claim:
         measured=(f"mean per-seed r {fmt(effect)} [{fmt(ci[0])}, {fmt(ci[1])}], p "
                   f"{fmt_p(zt.p_value)} over {zt.n_seeds} PO seeds (per seed {fmt_list(rs)}); "
                   f"pooled regression slope {fmt(rd.get('slope'))}, r {fmt(rd.get('r'))}, "
-                  f"p {fmt_p(rd.get('p_value'))}, n {rd.get('n', 0)} pairs"))
+                  f"p {fmt_p(rd.get('p_value'))}, n {rd.get('n', 0)} pairs")), why, len(po))
 
 
 def claim_timescales(ctx: ClaimContext) -> Claim:
@@ -412,7 +444,13 @@ def claim_timescales(ctx: ClaimContext) -> Claim:
     u = results.updates.astype(int)
     spans = {k: [int(u[v[0]]), int(u[v[-1]])] if v.size else None for k, v in win.items()}
     m = means["po"]
-    return Claim(
+    empty = [k for k, v in win.items() if not v.size]
+    why = (_too_few(len(po), 2, "PO agents")
+           or (f"the run's {int(u[-1])} updates do not exceed the final window "
+               f"({opts.tau_end_updates} updates)" if u[-1] <= opts.tau_end_updates else None)
+           or (f"no analysed checkpoint in the {' and '.join(empty)} window" if empty
+               else None))
+    return _decided(Claim(
         id=5, text=f"The top-{ctx.tau_top} integration timescales τ rise, then fall over "
                    "training.",
         rule=(f"τ̄_t = mean over rollout steps of the mean of the top-{ctx.tau_top} "
@@ -431,7 +469,7 @@ def claim_timescales(ctx: ClaimContext) -> Claim:
                   f"{fmt(m['middle'])} in updates {spans['middle']}, {fmt(m['end'])} in the "
                   f"last {opts.tau_end_updates}: rise ×{fmt_stat(t['rise'])}, fall "
                   f"×{fmt_stat(t['fall'])}; FO rise ×{fmt_stat(tests['fo']['rise'])}, fall "
-                  f"×{fmt_stat(tests['fo']['fall'])}"))
+                  f"×{fmt_stat(tests['fo']['fall'])}")), why, len(po))
 
 
 CLAIMS = (claim_sharpness, claim_ring, claim_fixed_points, claim_reward_to_go,

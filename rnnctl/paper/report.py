@@ -268,7 +268,7 @@ def write_report(summary: dict, path) -> None:
                   "|---|---|" + "---|" * len(settings)]
         for j, c in enumerate(settings[0]["claims"]):
             lines.append(f"| {c['id']} | {c['claim']} | " + " | ".join(
-                "holds" if e["claims"][j]["holds"] else "does not hold" for e in settings)
+                _verdict(e["claims"][j]) for e in settings)
                 + " |")
         lines.append("")
     for e in settings:
@@ -280,19 +280,20 @@ def write_report(summary: dict, path) -> None:
             st = c["stats"]
             ci = st.get("ci") or [None, None]
             lines.append(f"| {c['id']} | {c['claim']} | "
-                         f"{'holds' if c['holds'] else 'does not hold'} | "
+                         f"{_verdict(c)} | "
                          f"{_fmt(st.get('effect'))} [{_fmt(ci[0])}, {_fmt(ci[1])}], p "
                          f"{_fmt(st.get('p_value'))}, n {st.get('n_seeds')} |")
         lines.append("")
         for c in e["claims"]:
-            verdict = "**holds**" if c["holds"] else "**does not hold**"
+            verdict = f"**{_verdict(c)}**"
             fig = c["figure"].replace("figures/", e["figures"] + "/", 1)
             lines += [f"### Claim {c['id']}", "", f"**Paper:** {c['claim']}", "",
                       f"**Rule:** {c['rule']}", "", f"**Measured:** {c['measured']}.", "",
+                      *([] if _verdict(c) == "not tested" else [
                       f"**Statistic:** {c['stats'].get('test')} — {c['stats'].get('effect_name')}"
                       f" {_fmt(c['stats'].get('effect'))}, CI [{_fmt((c['stats'].get('ci') or [None])[0])}"
                       f", {_fmt((c['stats'].get('ci') or [None, None])[1])}], p "
-                      f"{_fmt(c['stats'].get('p_value'))}, n {c['stats'].get('n_seeds')}.", "",
+                      f"{_fmt(c['stats'].get('p_value'))}, n {c['stats'].get('n_seeds')}.", ""]),
                       f"**Verdict:** {verdict}. Figure: [{fig}]({fig})", "",
                       f"![claim {c['id']}]({fig})", ""]
     for e in settings:
