@@ -54,7 +54,8 @@ def _verdict(c: dict) -> str:
 
 def claims_table(summary: dict) -> str:
     """One line per claim of the paper and setting: its verdict under rules v1 and v2
-    (docs/methods.md §6–7), with each deciding test's p and n."""
+    (docs/methods.md §6–7), with each deciding test's p and n; then the figures skipped
+    and the stages' times."""
     lines = []
     for e in summary.get("settings") or [{"name": "", "claims": summary["claims"],
                                            "claims_v2": summary.get("claims_v2", [])}]:
@@ -68,6 +69,8 @@ def claims_table(summary: dict) -> str:
             right = (f" | {_verdict(d):<13}" if d else "")
             lines.append(f"  {c['id']}. {_verdict(c):<13}{right}  {c['claim']}  [v1 {pn(c)}"
                          + (f"; v2 {pn(d)}" if d else "") + "]")
+    for name, why in (summary.get("skipped_figures") or {}).items():
+        lines.append(f"skipped figure {name}: {why}")
     t = summary.get("timing", {})
     if t:
         lines.append("time: " + ", ".join(

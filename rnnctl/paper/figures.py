@@ -13,7 +13,8 @@ from rnnctl.paper.options import DEFAULT_CLAIM_OPTIONS, AnalysisOptions, ClaimOp
 from rnnctl.paper.results import AnalysisResults
 from rnnctl.paper.stage import stage
 
-__all__ = ["draw_figures", "representative_agents", "FIGURES_DIR", "FIGURE_FILES"]
+__all__ = ["draw_figures", "representative_agents", "skipped_figures", "FIGURES_DIR",
+           "FIGURE_FILES"]
 
 FIGURES_DIR = "figures"
 FIGURE_FILES = {"learning_curves": "learning_curves.png", "fig1b": "fig1b_policy.png",
@@ -47,6 +48,32 @@ def representative_agents(results, run, fig_seed: int | None, agents=None
     return seeds[0], None, None
 
 
+def skipped_figures(results: AnalysisResults, run, agents=None) -> dict[str, str]:
+    """The figures of `FIGURE_FILES` that cannot be drawn from these agents, with why.
+
+    Fig 1b–1e show the paper's FO and PO agents: a run (or setting) whose non-diverged
+    agents include neither (e.g. `--obs pv` alone, or every agent diverged) skips them.
+
+    Returns:
+      {figure key: one-line reason}; empty when every figure can be drawn.
+    """
+    excluded = set(excluded_agents(run))
+    if agents is not None:
+        excluded |= set(range(results.n_agents)) - set(agents)
+    shown = [i for i in range(results.n_agents) if i not in excluded]
+    if any(str(results.agent_obs[i]) in ("fo", "po") for i in shown):
+        return {}
+    have = sorted({str(results.agent_obs[i]) for i in (agents if agents is not None
+                                                         else range(results.n_agents))})
+    why = (f"needs a non-diverged FO or PO agent; these agents are "
+           f"{', '.join(have) or 'none'}"
+           + (" (all diverged)" if not shown else ""))
+    keys = ["fig1b", "fig1c", "fig1d", "fig1e"]
+    if results.manifold_theta_in.size:
+        keys.append("manifold")
+    return {k: why for k in keys}
+
+
 def draw_figures(results: AnalysisResults, run, outdir, *,
                  options: AnalysisOptions | None = None, progress: bool = False,
                  timings: dict | None = None,
@@ -54,8 +81,10 @@ def draw_figures(results: AnalysisResults, run, outdir, *,
                  agents=None) -> dict[str, Path]:
     """Learning curves and Fig 1b–1e as PNGs in `outdir` (from `results` only).
 
+    Figures that these agents cannot show (`skipped_figures`) are not drawn.
+
     Returns:
-      {figure key: path} for `FIGURE_FILES`.
+      {figure key: path} for the figures of `FIGURE_FILES` drawn.
     """
     from rnnctl import envs, plotting
     from rnnctl.progress import Log
@@ -76,17 +105,24 @@ def draw_figures(results: AnalysisResults, run, outdir, *,
     groups = {o: results.agents_of(o, excluded) for o in ("fo", "po")}
     inputs = [str(n) for n in results.fp_inputs.tolist()]
     paths = {k: outdir / v for k, v in FIGURE_FILES.items()}
+    skip = skipped_figures(results, run, agents)
 
     def figure(key):
         return stage(f"draw_figures: {FIGURE_FILES[key][:-4]}", timings, log)
 
     with figure("learning_curves"):
-        shown = sorted(groups["fo"] + groups["po"]) or list(range(results.n_agents))
+        # FO and PO (the paper's); else whichever agents the run (setting) has
+        shown = (sorted(groups["fo"] + groups["po"])
+                 or [i for i in (agents if agents is not None else range(results.n_agents))
+                     if i not in excluded]
+                 or list(range(results.n_agents)))
         ret = np.asarray(run.metrics["eval_return"], np.float64)[shown]
         plotting.learning_curves(ret, [results.agent_obs[i].upper() for i in shown],
                                  path=paths["learning_curves"],
                                  ylabel="deterministic return (eval, 16 episodes)",
                                  title="Learning curves (all agents)")
+    if skip:                            # no FO or PO agent: Fig 1b-1e have nothing to show
+        return {"learning_curves": paths["learning_curves"]}
 
     with figure("fig1b"):
         maps, sharp, rows = {}, {}, []

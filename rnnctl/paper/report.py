@@ -95,7 +95,10 @@ def build_summary(run, results: AnalysisResults, claims: list[Claim], timing: di
         "rho_w_h_init": _rho_init(run),
         "figures": {k: f"{(settings or [{}])[0].get('figures', FIGURES_DIR)}/{v}"
                     for k, v in FIGURE_FILES.items()
-                    if k != "manifold" or results.manifold_theta_in.size},
+                    if (k != "manifold" or results.manifold_theta_in.size)
+                    and v not in (settings or [{}])[0].get("skipped_figures", {})},
+        "skipped_figures": {f"{e['figures']}/{name}": why for e in (settings or [])
+                            for name, why in e.get("skipped_figures", {}).items()},
         "figure_agents": {"seed": seed, "po_agent": a_po, "fo_agent": a_fo},
         "stages": results.stages.astype(int).tolist(),
         "curves": curves(run, results),
@@ -316,6 +319,9 @@ def write_report(summary: dict, path) -> None:
         for c in v2:
             lines += [f"### Claim {c['id']} (v2): {_verdict(c)}", "", f"**Rule:** {c['rule']}",
                       "", f"**Measured:** {c['measured']}.", ""]
+    if s.get("skipped_figures"):
+        lines += ["## Figures not drawn", ""] + [f"- `{name}`: {why}" for name, why in
+                                                 s["skipped_figures"].items()] + [""]
     if "manifold" in s["figures"]:
         fig = s["figures"]["manifold"]
         lines += ["## Beyond the paper: the fixed-point manifold", "",

@@ -29,7 +29,7 @@ from pathlib import Path
 from rnnctl.paper.claims import ClaimContext, evaluate_claims
 from rnnctl.paper.claims_v2 import evaluate_claims_v2, progress_points
 from rnnctl.paper.compute import checkpoints_digest, compute_analysis, excluded_agents
-from rnnctl.paper.figures import FIGURES_DIR, draw_figures
+from rnnctl.paper.figures import FIGURE_FILES, FIGURES_DIR, draw_figures, skipped_figures
 from rnnctl.paper.options import (DEFAULT_CLAIM_OPTIONS, DEFAULT_OPTIONS, AnalysisOptions,
                                   ClaimOptions)
 from rnnctl.paper.report import (REPORT_FILE, SUMMARY_FILE, _clean, build_summary,
@@ -200,11 +200,14 @@ def _analyse_locked(run_dir, *, progress, options, reuse, claim_options) -> dict
             settings = settings_of(run)
             degraded = degraded_agents(run, settings)
             bad = [d["agent"] for d in degraded]
-            per_setting = []
+            per_setting, shown = [], []
             for k, (values, idx) in enumerate(settings):
                 ctx = claim_context(results, run, opts, claim_opts, agents=idx, exclude=bad)
+                shown.append([i for i in idx if i not in bad] or idx)   # in its figures
                 entry = {"name": setting_label(values) or "all agents", "values": values,
                          "agents": idx,
+                         "skipped_figures": {FIGURE_FILES[key]: why for key, why in
+                                             skipped_figures(results, run, shown[-1]).items()},
                          "figures": FIGURES_DIR if len(settings) == 1
                          else f"{FIGURES_DIR}/setting_{k}",
                          "claims": evaluate_claims(ctx), "claims_v2": evaluate_claims_v2(ctx),
@@ -239,10 +242,12 @@ def _analyse_locked(run_dir, *, progress, options, reuse, claim_options) -> dict
 
         t0 = time.perf_counter()
         fig_t: dict[str, float] = {}
-        for entry in per_setting:
+        for entry, agents in zip(per_setting, shown):
+            for name, why in entry["skipped_figures"].items():
+                log(f"skipped {entry['figures']}/{name}: {why}")
             draw_figures(results, run, run_dir / entry["figures"], options=opts, progress=log,
                          timings=fig_t, claim_options=claim_opts,
-                         agents=[i for i in entry["agents"] if i not in bad] or entry["agents"])
+                         agents=agents)
         figures_s = time.perf_counter() - t0
         kept.append(f"{FIGURES_DIR}/")
 
