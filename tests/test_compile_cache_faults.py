@@ -149,3 +149,19 @@ def test_only_a_gpu_gets_back_jax_s_path_keyed_xla_caches(tmp_path):
     assert res.returncode == 0, res.stderr
     (before, on_cpu), (on_gpu,) = [line.split() for line in res.stdout.splitlines()]
     assert on_cpu == "none" and on_gpu == before != "none"
+
+
+@pytest.mark.parametrize("command,argv", [("atlas", ["--quick", "--seeds", "2"]),
+                                          ("nulls", ["RUN"]), ("cells", ["--quick"])])
+def test_other_commands_refuse_an_unusable_cache_in_one_line(command, argv, tmp_path,
+                                                             monkeypatch, capsys):
+    import importlib
+    (tmp_path / "file").write_text("")
+    bad = tmp_path / "file" / "cache"
+    monkeypatch.setenv(compile_cache.ENV_VAR, str(bad))
+    monkeypatch.chdir(tmp_path)                       # nothing they might write lands here
+    main = importlib.import_module(f"rnnctl.cli.{command}").main
+    assert main([str(tmp_path / a) if a == "RUN" else a for a in argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith(f"rnnctl {command}: error: ") and str(bad) in err

@@ -353,7 +353,11 @@ def main(argv=None) -> int:
     if args.redraw:
         return redraw(args)
     from rnnctl import compile_cache
-    compile_cache.enable()            # $RNNCTL_COMPILE_CACHE, else ~/.cache/rnnctl/jax
+    try:                              # $RNNCTL_COMPILE_CACHE, else ~/.cache/rnnctl/jax
+        compile_cache.enable()
+    except compile_cache.CacheError as e:      # chosen, but unusable: before any work
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
     from rnnctl.paper import PipelineError, analyse_run
     from rnnctl.runs import RunError
     options = analysis_options(args)

@@ -125,7 +125,11 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from rnnctl import compile_cache
     from rnnctl.runs import RunError, RunLocked, atomic_write, write_json
-    compile_cache.enable(None)
+    try:                              # $RNNCTL_COMPILE_CACHE, else ~/.cache/rnnctl/jax
+        compile_cache.enable()
+    except compile_cache.CacheError as e:      # chosen, but unusable: before any work
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 2
     summaries = {}
     try:
         for cell in args.cells:
