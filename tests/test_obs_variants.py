@@ -77,6 +77,7 @@ def test_every_variant_alone_and_in_pairs_is_analysed(pendulum, obs, tmp_path, c
     out = capsys.readouterr()
     assert code == 0, out.err
     summary = json.loads((run / "summary.json").read_text())
+    assert summary["timing"]["analysis_reused"]          # from the sliced analysis.npz
     report = (run / "report.md").read_text()
     skipped = summary["skipped_figures"]
     if {"fo", "po"} & set(obs):                          # the paper's figures: all drawn
@@ -96,6 +97,42 @@ def test_every_variant_alone_and_in_pairs_is_analysed(pendulum, obs, tmp_path, c
         c1 = summary["claims"][0]
         assert c1["tested"] is False and c1["stats"]["n_seeds"] == 0
         assert "1. not tested" in out.out
+
+
+def test_redraw_remakes_figures_and_report_without_computing(pendulum, tmp_path, capsys):
+    _, full = pendulum
+    run = copy_with(full, tmp_path / "run", ("fo", "po"))
+    before = (run / ANALYSIS_FILE).read_bytes()
+    assert sweep.main(["--redraw", str(run), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert (run / ANALYSIS_FILE).read_bytes() == before               # loaded, not remade
+    for name in ("report.md", "summary.json", "figures/fig1b_policy.png"):
+        assert (run / name).stat().st_size > 0, name
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["timing"]["analysis_reused"]
+    assert summary["analysis_options"] == QUICK_OPTIONS.validate().resolved().to_dict()
+    time_line = next(line for line in out.splitlines() if line.startswith("time: "))
+    assert "compile" not in time_line and "training" not in time_line   # not this process's
+    assert "the run's training (an earlier process): compile" in out
+
+
+def test_redraw_without_an_analysis_of_the_run_is_one_line(pendulum, tmp_path, capsys):
+    _, full = pendulum
+    bare = copy_with(full, tmp_path / "bare", ("fo",), analysis=False)
+    assert sweep.main(["--redraw", str(bare), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "analysis.npz: not found" in err
+    stale = copy_with(full, tmp_path / "stale", ("fo",))
+    meta = runs.read_json(full / runs.CONFIG_FILE)          # other checkpoints, same shapes
+    keep = [i for i, a in enumerate(meta["agents"]) if a["obs"] == "po"]
+    arrays = runs.read_npz(full / runs.CHECKPOINTS_FILE)
+    runs.write_npz(stale / runs.CHECKPOINTS_FILE, {k: v[keep] for k, v in arrays.items()
+                                                   if not k.startswith("__")})
+    assert sweep.main(["--redraw", str(stale), "--quiet"]) == 2
+    assert "other checkpoints" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:                 # --recompute needs --analysis-only
+        sweep.main(["--redraw", str(stale), "--recompute"])
+    assert e.value.code == 2
 
 
 @pytest.mark.slow   # each task is one more compilation of training and of its analysis

@@ -43,6 +43,7 @@ _STAGE_WORDS = {"compile_s": "compile", "train_s": "training", "analysis_s": "an
                 "geometry_s": "geometry", "policy_maps_s": "policy maps",
                 "drift_control_s": "drift control", "probe_maps_s": "probe maps",
                 "save_analysis_s": "saving", "evaluate_claims_s": "claims",
+                "loaded_s": "analysis loaded from analysis.npz",
                 "total_analysis_s": "analysis stage in all"}
 
 
@@ -52,10 +53,11 @@ def _verdict(c: dict) -> str:
     return "HOLDS" if c["holds"] else "does not hold"
 
 
-def claims_table(summary: dict) -> str:
+def claims_table(summary: dict, trained_here: bool = True) -> str:
     """One line per claim of the paper and setting: its verdict under rules v1 and v2
     (docs/methods.md §6–7), with each deciding test's p and n; then the figures skipped
-    and the stages' times."""
+    and the time line (this process's stages; the run's own training times, when it was
+    trained by an earlier process, on a line of their own)."""
     lines = []
     for e in summary.get("settings") or [{"name": "", "claims": summary["claims"],
                                            "claims_v2": summary.get("claims_v2", [])}]:
@@ -72,9 +74,19 @@ def claims_table(summary: dict) -> str:
     for name, why in (summary.get("skipped_figures") or {}).items():
         lines.append(f"skipped figure {name}: {why}")
     t = summary.get("timing", {})
+    training = ("compile_s", "train_s")
+
+    def words(keys):
+        return ", ".join(f"{_STAGE_WORDS.get(k, k[:-2].replace('_', ' '))} {t[k]:.1f} s"
+                         for k in keys if isinstance(t.get(k), (int, float)))
     if t:
-        lines.append("time: " + ", ".join(
-            f"{_STAGE_WORDS.get(k, k[:-2].replace('_', ' '))} {v:.1f} s" for k, v in t.items()
-            if k.endswith("_s") and isinstance(v, (int, float)) and k != "env_steps_per_s"))
+        here = [k for k in t if k.endswith("_s") and k != "env_steps_per_s"
+                and (trained_here or k not in training)]
+        if t.get("analysis_reused") and "analysis_s" in here:   # loading it, not computing
+            here[here.index("analysis_s")] = "loaded_s"
+            t = {**t, "loaded_s": t["analysis_s"]}
+        lines.append("time: " + words(here))
+        if not trained_here and words(training):
+            lines.append("the run's training (an earlier process): " + words(training))
     return "\n".join(lines)
 

@@ -150,7 +150,15 @@ def build_parser(task: str | None = None) -> argparse.ArgumentParser:
                    help="train and save only; skip the analysis stage")
     p.add_argument("--analysis-only", type=Path, default=None, metavar="RUN_DIR",
                    help="no training: (re-)analyse the saved run RUN_DIR (with the options "
-                        "of its last analysis, if any, unless --quick)")
+                        "of its last analysis, if any, unless --quick), reusing its "
+                        "analysis.npz where options and checkpoints match (see --recompute)")
+    p.add_argument("--recompute", action="store_true",
+                   help="with --analysis-only: recompute the analysis even where the run's "
+                        "analysis.npz was made with the same options from the same "
+                        "checkpoints (by default it is reused)")
+    p.add_argument("--redraw", type=Path, default=None, metavar="RUN_DIR",
+                   help="no training, no analysis: re-make the figures, summary.json and "
+                        "report.md of RUN_DIR from its analysis.npz (seconds)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run in seconds: 2 seeds, 3 updates × 256 steps, 2 epochs "
                         "(unless given explicitly) and a tiny analysis")
@@ -226,6 +234,14 @@ def parse_args(argv=None):
             setattr(args, name, QUICK.get(name, default) if args.quick else default)
     if args.analysis_only is not None and (args.resume is not None or args.no_analysis):
         parser.error("argument --analysis-only: not allowed with --resume or --no-analysis")
+    if args.recompute and args.analysis_only is None:
+        parser.error("argument --recompute: needs --analysis-only")
+    if args.redraw is not None:
+        if args.analysis_only is not None or args.resume is not None or args.no_analysis:
+            parser.error("argument --redraw: not allowed with --analysis-only, --resume or "
+                         "--no-analysis")
+        args.analysis_only = args.redraw         # the same path, without computing
+
     if not args.distributed:
         for flag in ("coordinator", "num_processes", "process_id"):
             if getattr(args, flag) is not None:
@@ -516,13 +532,18 @@ def analyse(run_dir: Path, args) -> int:
     elif args.analysis_only is not None:    # as last time (or as the interrupted one)
         options = last_options(run_dir) or DEFAULT_OPTIONS
     from rnnctl.runs import RunLocked, read_run_meta
-    print(f"Analysing {run_dir} ...", flush=True)
+    print(f"{'Redrawing' if args.redraw is not None else 'Analysing'} {run_dir} ...", flush=True)
     again = f"{PROG} --analysis-only {run_dir}"
     task = read_run_meta(run_dir)["config"].get("task", TrainConfig.task)
     try:
+        if task != TrainConfig.task and args.redraw is not None:
+            return _fail(f"argument --redraw: {run_dir} is a {task} run, whose task-agnostic "
+                         f"analysis has no redraw; use --analysis-only")
         if task != TrainConfig.task:        # no paper claims off the pendulum
             return _analyse_task(run_dir, args, again)
-        summary = analyse_run(run_dir, progress=not args.quiet, options=options)
+        summary = analyse_run(run_dir, progress=not args.quiet, options=options,
+                              reuse=args.analysis_only is not None and not args.recompute,
+                              redraw=args.redraw is not None)
     except KeyboardInterrupt:
         print(f"\nanalysis interrupted; the agents analysed so far are saved in "
               f"{run_dir / 'analysis_parts'}; continue with: {again}", file=sys.stderr)
@@ -538,7 +559,7 @@ def analyse(run_dir: Path, args) -> int:
         print(f"what was saved is kept; retry with: {PROG} "
               f"--analysis-only {run_dir}", file=sys.stderr)
         return 1
-    print(claims_table(summary))
+    print(claims_table(summary, trained_here=args.analysis_only is None))
     print(f"wrote {run_dir / 'summary.json'}, {run_dir / 'report.md'} and "
           f"{run_dir / 'figures'}/")
     return 0

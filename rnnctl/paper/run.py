@@ -123,7 +123,8 @@ def last_options(run_dir) -> AnalysisOptions | None:
 
 
 def analyse_run(run_dir, *, progress: bool = True, options: AnalysisOptions | None = None,
-                reuse: bool = False, claim_options: ClaimOptions | None = None) -> dict:
+                reuse: bool = False, claim_options: ClaimOptions | None = None,
+                redraw: bool = False) -> dict:
     """Analyse a saved run: analysis.npz, figures/*.png, summary.json and report.md in it.
 
     Args:
@@ -134,13 +135,15 @@ def analyse_run(run_dir, *, progress: bool = True, options: AnalysisOptions | No
       reuse: if the run directory already holds an analysis.npz made with the same options
         from the same checkpoints, load it instead of recomputing (e.g. after a figure
         failed); otherwise compute as usual.
+      redraw: never compute: claims, figures, summary.json and report.md from the run's
+        analysis.npz, with the options it was made with (`options` is ignored).
     Returns:
       The summary (what summary.json holds).
     Raises:
       PipelineError: a stage failed (its message names the stage, and the agent and
         checkpoint where known); files of earlier stages are kept.
-      runs.RunError: `run_dir` is not a complete run; `runs.RunLocked`: another process is
-        writing it.
+      runs.RunError: `run_dir` is not a complete run, or (`redraw`) has no intact
+        analysis.npz of its checkpoints; `runs.RunLocked`: another process is writing it.
       OSError: a file could not be written (read-only, disk full); what was saved is kept.
       KeyboardInterrupt: Ctrl-C; the agents analysed so far are kept in analysis_parts/.
     """
@@ -148,10 +151,28 @@ def analyse_run(run_dir, *, progress: bool = True, options: AnalysisOptions | No
     read_run_meta(run_dir)           # a complete run, checked before the lock writes
     with lock_run(run_dir):
         return _analyse_locked(run_dir, progress=progress, options=options, reuse=reuse,
-                               claim_options=claim_options)
+                               claim_options=claim_options, redraw=redraw)
 
 
-def _analyse_locked(run_dir, *, progress, options, reuse, claim_options) -> dict:
+def _redraw_source(run_dir: Path, run) -> AnalysisResults:
+    """The run's analysis.npz for a redraw, checked to be of the run's checkpoints."""
+    from rnnctl.runs import RunError
+    again = "analyse it first (--analysis-only)"
+    if not (run_dir / ANALYSIS_FILE).is_file():
+        raise RunError(f"{run_dir / ANALYSIS_FILE}: not found; {again}", run_dir)
+    try:
+        results = load_analysis(run_dir)
+    except Exception as e:
+        raise RunError(f"{run_dir / ANALYSIS_FILE}: cannot be read ({e}); {again}",
+                       run_dir) from None
+    if str(results.checkpoints_sha256) != checkpoints_digest(run):
+        raise RunError(f"{run_dir / ANALYSIS_FILE} was made from other checkpoints than the "
+                       f"run's; {again}", run_dir)
+    return results
+
+
+def _analyse_locked(run_dir, *, progress, options, reuse, claim_options, redraw=False
+                    ) -> dict:
     """`analyse_run` with the run directory locked."""
     from rnnctl.progress import Log
     from rnnctl.runs import load_run
@@ -170,7 +191,12 @@ def _analyse_locked(run_dir, *, progress, options, reuse, claim_options) -> dict
         with guard("load"):
             run = load_run(run_dir)
         results = None
-        if reuse and (run_dir / ANALYSIS_FILE).is_file():
+        if redraw:              # a missing or stale analysis.npz is the caller's input error
+            t0 = time.perf_counter()
+            results = _redraw_source(run_dir, run)
+            opts = AnalysisOptions.from_dict(json.loads(str(results.options_json)))
+            timings["load_analysis"] = time.perf_counter() - t0
+        elif reuse and (run_dir / ANALYSIS_FILE).is_file():
             with guard("load_analysis"):
                 try:
                     old = load_analysis(run_dir)
