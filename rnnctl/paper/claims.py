@@ -129,8 +129,8 @@ def _decided(claim: Claim, reason: str | None, n: int) -> Claim:
         return claim
     return dataclasses.replace(
         claim, holds=False, tested=False, measured=f"not tested: {reason} (n {n})",
-        stats={"tested": False, "reason": reason, "n_seeds": n, "p_value": None,
-               "effect": None, "ci": [None, None]})
+        stats={"tested": False, "reason": reason, "n_seeds": n, "test": None,
+               "effect_name": None, "p_value": None, "effect": None, "ci": [None, None]})
 
 
 def _too_few(n: int, need: int, what: str) -> str | None:
@@ -327,7 +327,8 @@ def claim_fixed_points(ctx: ClaimContext) -> Claim:
                                          is not None else 2.0))
     b = per_input[best]
     min_p = 0.5 ** len(po) if po else float("nan")
-    why = (_too_few(len(po), 2, "PO agents")
+    # one seed can be tested (the sign test's smallest attainable p is reported)
+    why = (_too_few(len(po), 1, "PO agent")
            or (f"the run's {len(upd)} analysed checkpoints are too few for a kind to emerge "
                f"before another ({opts.persist} consecutive ones each)"
                if len(upd) <= opts.persist else None))
