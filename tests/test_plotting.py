@@ -233,3 +233,27 @@ def test_fig_similarity_maps(tmp_path):
     _check_png(path)
     with pytest.raises(ValueError, match="DSA"):
         plotting.fig_similarity_maps({"DSA": np.zeros((4, 2, 2))}, [0, 50, 100], ["FO"] * 4)
+
+
+def _rendered(fig):
+    """Draw `fig` on an Agg canvas; its renderer (for the drawn extents of its artists)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def test_fig1e_title_clears_the_window_names():
+    updates = np.arange(0, 101, 10)
+    tau = 5 + 20 * np.exp(-((updates - 30) / 20.0) ** 2)
+    fig = plotting.fig1e_timescales(updates, tau, tau - 2, tau + 2, dt=0.05,
+                                    windows={"update0": (0, 0), "middle": (10, 50),
+                                             "end": (90, 100)})
+    renderer = _rendered(fig)
+    ax = fig.axes[0]
+    title = ax.title.get_window_extent(renderer)
+    names = [t for t in ax.texts if t.get_text() in ("update0", "middle", "end")]
+    assert len(names) == 3
+    for t in names:
+        assert not title.overlaps(t.get_window_extent(renderer)), t.get_text()
+

@@ -534,7 +534,7 @@ def fig1e_timescales(updates, tau_mean, ci_low, ci_high, *, dt: float | None = N
         ax.set_xlabel("update")
         ax.set_ylabel(rf"top-{top} integration timescale $\tau$ (steps)")
         ax.set_title(r"Stimulus integration timescales $\tau_i = |1/\ln|\lambda_i||$ "
-                     "over training")
+                     "over training", pad=14 if windows else 6)   # above the window names
         ax.grid(alpha=0.3, lw=0.5)
         ax.legend(loc="best", frameon=False)
         if dt is not None:
