@@ -170,6 +170,10 @@ def test_progress_goes_to_stderr(trained, tmp_path, capsys):
     for stage in ("compute_analysis", "agent 4/4", "fixed_points", "timescales",
                   "draw_figures: fig1e_timescales", "write_report"):
         assert stage in err, stage
+    # the first agent compiles: no time left is estimated from it, only from later agents
+    agents = [line for line in err.splitlines() if "] agent " in line]
+    assert len(agents) == 4 and "left" not in agents[0] and "compilation" in agents[0]
+    assert all("s left)" in line for line in agents[1:3]) and "left" not in agents[3]
 
 
 def test_figure_failure_names_the_stage_and_keeps_analysis(trained, tmp_path, monkeypatch):

@@ -120,7 +120,7 @@ def compute_analysis(run, options: AnalysisOptions | None = None, *, progress: b
         f"{opts.episodes} episodes per checkpoint, fixed points at {len(analysis.FP_INPUTS)} inputs "
         f"from {opts.fp_init} initial states, τ at every {nth(opts.tau_stride)} of "
         f"{opts.episodes * envs.EPISODE_LEN} steps in {opts.tau_workers} threads")
-    t_start = time.perf_counter()
+    took: list[float] = []          # seconds per computed agent (the first compiles)
 
     for a, agent in enumerate(run.agents):
         t_agent = time.perf_counter()
@@ -149,10 +149,13 @@ def compute_analysis(run, options: AnalysisOptions | None = None, *, progress: b
         per_agent.append(out)
         if part is not None:
             write_npz(part, {**out, "__tag__": np.asarray(tag)})
-        elapsed = time.perf_counter() - t_start
-        left = elapsed / (a + 1) * (n_agents - a - 1)
+        took.append(time.perf_counter() - t_agent)
+        rest = n_agents - a - 1
+        # the first computed agent pays for compilation: estimate from the later ones
+        eta = ("" if not rest else " (compilation included; an estimate follows the next "
+               "agent)" if len(took) == 1 else f" (~{np.mean(took[1:]) * rest:.0f}s left)")
         log(f"agent {a + 1}/{n_agents} (seed {agent['seed']}, {agent['obs']}): "
-            f"{time.perf_counter() - t_agent:.1f}s (~{left:.0f}s left)")
+            f"{took[-1]:.1f}s{eta}")
 
     template = next((p for p in per_agent if p is not None), None)
     if template is None:
