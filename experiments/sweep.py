@@ -466,7 +466,8 @@ def _main(args) -> int:
                          "give --coordinator, --num-processes and --process-id)")
         args.devices = args.devices or jax.device_count()
         writer = distributed.is_writer()
-    elif args.analysis_only is None:         # CPU devices: asked for before jax starts
+    else:                                    # CPU devices: asked for before jax starts
+        # (the analysis spreads its agents over them as training does)
         from rnnctl.distributed import request_cpu_devices, usable_cpus
         _resume_on_recorded_devices(args)
         request_cpu_devices(usable_cpus() if args.devices is None else args.devices)
