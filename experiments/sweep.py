@@ -167,7 +167,8 @@ def build_parser(task: str | None = None) -> argparse.ArgumentParser:
                    help="updates between saves: the run directory holds a resumable "
                         "state after each chunk (default: 10)")
     p.add_argument("--devices", type=_devices, default=None, metavar="N|auto",
-                   help="shard the agents over N of jax.devices() (default: "
+                   help="shard the agents over N of jax.devices() for training, and "
+                        "spread them over as many for the analysis (default: "
                         "$RNNCTL_DEVICES, else auto: every local device, at most one per "
                         "agent; on a CPU one device per core the process may use; with "
                         "--distributed: all devices of all processes). Agents need not "

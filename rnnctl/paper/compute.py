@@ -1,11 +1,13 @@
 """The per-agent computation of the paper's analysis: a run → `AnalysisResults`.
 
-Per agent (a Python loop) and checkpoint (vmapped over all checkpoints of the agent, one
-compiled program per shape and options): deterministic rollouts; fixed points at the goal
-input x* (`analysis.goal_input`), their θ, tracking of the stable (target θ = 0) and the
-unstable (target θ = π) fixed point; integration timescales (eigenvalues on the host,
-`analysis.timescales_host`); PCA and ring score; policy maps, their sharpness, and the
-return R_t. Choices the paper leaves open are fields of `AnalysisOptions`.
+Per agent (a Python loop per device: the agents are dealt out over the process's devices,
+one thread each) and checkpoint (vmapped over all checkpoints of the agent, one compiled
+program per shape and options): deterministic rollouts; fixed points at the goal input x*
+(`analysis.goal_input`; by continuation across checkpoints unless `fp_continue` is 0), their
+θ, tracking of the stable (target θ = 0) and the unstable (target θ = π) fixed point;
+integration timescales (eigenvalues on the host, `analysis.timescales_host`, in background
+threads while the device computes the agent's other stages); PCA and ring score; policy
+maps, their sharpness, and the return R_t. Choices the paper leaves open are fields of `AnalysisOptions`.
 """
 from __future__ import annotations
 
