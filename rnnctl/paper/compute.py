@@ -127,10 +127,10 @@ def compute_analysis(run, options: AnalysisOptions | None = None, *, progress: b
                       "results_format_version": RESULTS_FORMAT_VERSION}, sort_keys=True)
     if parts_dir is not None:
         parts_dir = Path(parts_dir)
+    cont = f" (continued: {opts.fp_continue} fresh)" if opts.fp_continue else ""
     log(f"{n_agents} agents × {n_ckpt} checkpoints (updates {_span(updates)}); "
         f"{opts.episodes} episodes per checkpoint, fixed points at {len(analysis.FP_INPUTS)} inputs "
-        f"from {opts.fp_init} initial states"
-        f"{f' (continued: {opts.fp_continue} fresh)' if opts.fp_continue else ''}, τ at every {nth(opts.tau_stride)} of "
+        f"from {opts.fp_init} initial states{cont}, τ at every {nth(opts.tau_stride)} of "
         f"{opts.episodes * envs.EPISODE_LEN} steps in {opts.tau_workers} threads")
     t_start = time.perf_counter()
 
