@@ -6,9 +6,9 @@
     python -m experiments.bench_analysis --run runs/NAME --compare   # old vs new analysis
 
 --compare (`experiments.bench_compare`) runs the paper's whole per-agent analysis of the run
-twice in one process, the fixed-point search from fresh starts at every checkpoint on one
-device with the timescales in turn, then by continuation across checkpoints on every CPU
-core's device with the timescales overlapped, and prints seconds per stage, the recall of
+twice in one process, the fixed-point search from fresh starts at every checkpoint with the
+timescales in turn, then by continuation across checkpoints with the timescales overlapped,
+and prints seconds per stage, the recall of
 the union of three keys of the old finder and the new one, the largest τ̄ change and every
 claim's verdict for both (--quick: the quick analysis options).
 
@@ -41,12 +41,6 @@ import time
 from pathlib import Path
 
 import rnnctl  # noqa: F401  (applies the safe XLA flags before jax starts)
-
-if __name__ == "__main__" and "--compare" in sys.argv[1:]:
-    # --compare analyses on every CPU core's device, as a sweep does; asked for before
-    # anything below starts jax's backend
-    from rnnctl.distributed import request_cpu_devices, usable_cpus
-    request_cpu_devices(usable_cpus())
 
 import jax
 import jax.numpy as jnp

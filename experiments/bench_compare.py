@@ -180,7 +180,6 @@ def real_points(run, new, opts) -> float:
 
 def compare(run_path, *, quick: bool = False, n_keys: int = 2, out=None) -> int:
     """Run both analyses of one run and print the comparison (see the module docstring)."""
-    import jax
     import rnnctl
     from rnnctl.paper.compute import compute_analysis
     from rnnctl.paper.options import DEFAULT_OPTIONS, QUICK_OPTIONS
@@ -189,8 +188,8 @@ def compare(run_path, *, quick: bool = False, n_keys: int = 2, out=None) -> int:
     new_opts = (QUICK_OPTIONS if quick else DEFAULT_OPTIONS).validate().resolved()
     old_opts = dataclasses.replace(new_opts, fp_continue=0)
     rows = {}
-    for label, opts, kw in (("old", old_opts, dict(devices=1, overlap=False)),
-                            ("new", new_opts, dict(devices=None, overlap=True))):
+    for label, opts, kw in (("old", old_opts, dict(overlap=False)),
+                            ("new", new_opts, dict(overlap=True))):
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         res = compute_analysis(run, opts, progress=False, timings=timings, **kw)
@@ -207,17 +206,16 @@ def compare(run_path, *, quick: bool = False, n_keys: int = 2, out=None) -> int:
     rel = np.abs(new.tau_avg[ok] - old.tau_avg[ok]) / np.abs(old.tau_avg[ok])
     tau_same = bool(np.array_equal(np.where(ok, old.tau_avg, 0), np.where(ok, new.tau_avg, 0)))
 
-    n_dev = len(jax.local_devices())
     print(f"\n{run_path}: {run.n_agents} agents × {len(old.updates)} checkpoints; old = fresh "
-          f"search at every checkpoint ({old_opts.fp_init} starts), 1 device, timescales in "
-          f"turn; new = continuation ({new_opts.fp_continue} fresh starts, "
-          f"{new_opts.fp_chains} chains), {n_dev} device(s), timescales overlapped")
+          f"search at every checkpoint ({old_opts.fp_init} starts), timescales in turn; "
+          f"new = continuation ({new_opts.fp_continue} fresh starts, "
+          f"{new_opts.fp_chains} chains), timescales overlapped")
     print(f"{'stage':<22}{'old s':>9}{'new s':>9}{'old/new':>9}")
     for k in list(t_old) + [k for k in t_new if k not in t_old]:
         a, b = t_old.get(k, np.nan), t_new.get(k, np.nan)
         print(f"{k:<22}{a:>9.1f}{b:>9.1f}{a / b if b else np.nan:>9.2f}")
-    print("(stage seconds add up over devices; 'timescales' of new is the wait for the "
-          "overlapped host work; the old finder under extra keys took "
+    print("('timescales' of new is the wait for the overlapped host work; the old finder "
+          "under extra keys took "
           f"{t_extra:.0f} s, not counted)")
     print(f"\nrecall of the union ({rec['union']} points, matched within {TOL}):")
     for k, v in rec["recall"].items():

@@ -167,8 +167,7 @@ def build_parser(task: str | None = None) -> argparse.ArgumentParser:
                    help="updates between saves: the run directory holds a resumable "
                         "state after each chunk (default: 10)")
     p.add_argument("--devices", type=_devices, default=None, metavar="N|auto",
-                   help="shard the agents over N of jax.devices() for training, and "
-                        "spread them over as many for the analysis (default: "
+                   help="shard the agents over N of jax.devices() (default: "
                         "$RNNCTL_DEVICES, else auto: every local device, at most one per "
                         "agent; on a CPU one device per core the process may use; with "
                         "--distributed: all devices of all processes). Agents need not "
@@ -467,8 +466,7 @@ def _main(args) -> int:
                          "give --coordinator, --num-processes and --process-id)")
         args.devices = args.devices or jax.device_count()
         writer = distributed.is_writer()
-    else:                                    # CPU devices: asked for before jax starts
-        # (the analysis spreads its agents over them as training does)
+    elif args.analysis_only is None:         # CPU devices: asked for before jax starts
         from rnnctl.distributed import request_cpu_devices, usable_cpus
         _resume_on_recorded_devices(args)
         request_cpu_devices(usable_cpus() if args.devices is None else args.devices)

@@ -1,7 +1,6 @@
 """The per-agent computation of the paper's analysis: a run → `AnalysisResults`.
 
-Per agent (a Python loop per device: the agents are dealt out over the process's devices,
-one thread each) and checkpoint (vmapped over all checkpoints of the agent, one compiled
+Per agent (a Python loop) and checkpoint (vmapped over all checkpoints of the agent, one compiled
 program per shape and options): deterministic rollouts; fixed points at the goal input x*
 (`analysis.goal_input`; by continuation across checkpoints unless `fp_continue` is 0), their
 θ, tracking of the stable (target θ = 0) and the unstable (target θ = π) fixed point;
@@ -13,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 from pathlib import Path
 
@@ -71,7 +69,7 @@ def analysed_checkpoints(n_updates: int, stride: int, stages) -> np.ndarray:
 
 
 def compute_analysis(run, options: AnalysisOptions | None = None, *, progress: bool = True,
-                     timings: dict | None = None, parts_dir=None, devices=None,
+                     timings: dict | None = None, parts_dir=None,
                      overlap: bool = True) -> AnalysisResults:
     """Every analysis of SCIENCE.md §5 for every agent and analysed checkpoint of a run.
 
@@ -81,15 +79,12 @@ def compute_analysis(run, options: AnalysisOptions | None = None, *, progress: b
       progress: print one line per agent to stderr (or a `progress.Log`).
       timings: dict that receives seconds per sub-stage (rollouts, fixed_points,
         fp_tracking, manifold, timescales, geometry, policy_maps), compile time included;
-        with several devices the seconds of the devices' agents add up, and with `overlap`
-        "timescales" is the time spent waiting for the host eigen-decompositions.
+        with `overlap`, "timescales" is the time spent waiting for the host
+        eigen-decompositions.
       parts_dir: if given, each agent's results are saved there as soon as they are
         computed (`agent_0000.npz`, ...), and agents already saved with the same options
         and checkpoints are loaded instead of recomputed: an interrupted analysis
         continues where it stopped.
-      devices: the agents are spread over this many of this process's devices (None:
-        all of them; on a CPU, the XLA CPU devices the process was started with, e.g. a
-        sweep's `--devices`), one thread per device, each analysing its agents in turn.
       overlap: the timescales' host eigen-decompositions of an agent run in background
         threads while the device computes the agent's other stages (False: in turn).
     Returns:
@@ -134,8 +129,6 @@ def compute_analysis(run, options: AnalysisOptions | None = None, *, progress: b
         f"{opts.episodes * envs.EPISODE_LEN} steps in {opts.tau_workers} threads")
     t_start = time.perf_counter()
 
-    local = jax.local_devices()
-    n_dev = len(local) if devices is None else max(1, min(int(devices), len(local)))
     done = [0]
 
     def one_agent(a, agent):
@@ -169,19 +162,7 @@ def compute_analysis(run, options: AnalysisOptions | None = None, *, progress: b
             f"{time.perf_counter() - t_agent:.1f}s (~{left:.0f}s left)")
         return out
 
-    def worker(i):
-        with jax.default_device(local[i]):
-            return {a: one_agent(a, run.agents[a]) for a in range(i, n_agents, n_dev)}
-
-    if n_dev == 1:
-        by_agent = worker(0)
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-        by_agent = {}
-        with ThreadPoolExecutor(n_dev) as ex:
-            for part_ in ex.map(worker, range(n_dev)):
-                by_agent.update(part_)
-    per_agent = [by_agent[a] for a in range(n_agents)]
+    per_agent = [one_agent(a, agent) for a, agent in enumerate(run.agents)]
 
     template = next((p for p in per_agent if p is not None), None)
     if template is None:
@@ -218,8 +199,6 @@ def compute_analysis(run, options: AnalysisOptions | None = None, *, progress: b
         checkpoints_sha256=np.asarray(digest))
     return AnalysisResults.from_arrays(results)
 
-
-_TIMINGS_LOCK = threading.Lock()
 
 #: Arrays that are the same for every agent (not stacked over agents).
 _SHARED = ("map_theta_edges", "map_theta_dot_edges", "probe_theta_centers",
@@ -402,9 +381,8 @@ def _analyse_agent(a, agent, flat, ok_a, st, opts, cfg, tds, theta_ring, keys, w
             out[k] = np.where(bad, False, v)
         elif np.issubdtype(v.dtype, np.floating):
             out[k] = np.where(bad, np.nan, v)
-    with _TIMINGS_LOCK:             # agents of several devices finish concurrently
-        for k, v in sub.items():
-            timings[k] = timings.get(k, 0.0) + v
+    for k, v in sub.items():
+        timings[k] = timings.get(k, 0.0) + v
     return out
 
 
