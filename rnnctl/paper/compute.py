@@ -1,11 +1,12 @@
 """The per-agent computation of the paper's analysis: a run → `AnalysisResults`.
 
-Per agent (a Python loop) and checkpoint (vmapped over all checkpoints of the agent, one
-compiled program per shape and options): deterministic rollouts; fixed points at the goal
-input x* (`analysis.goal_input`), their θ, tracking of the stable (target θ = 0) and the
-unstable (target θ = π) fixed point; integration timescales (eigenvalues on the host,
-`analysis.timescales_host`); PCA and ring score; policy maps, their sharpness, and the
-return R_t. Choices the paper leaves open are fields of `AnalysisOptions`.
+Per agent (a Python loop) and checkpoint (vmapped over all checkpoints of the agent, one compiled
+program per shape and options): deterministic rollouts; fixed points at the goal input x*
+(`analysis.goal_input`; by continuation across checkpoints unless `fp_continue` is 0), their
+θ, tracking of the stable (target θ = 0) and the unstable (target θ = π) fixed point;
+integration timescales (eigenvalues on the host, `analysis.timescales_host`, in background
+threads while the device computes the agent's other stages); PCA and ring score; policy
+maps, their sharpness, and the return R_t. Choices the paper leaves open are fields of `AnalysisOptions`.
 """
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ import numpy as np
 from rnnctl.paper.options import DEFAULT_OPTIONS, AnalysisOptions, default_stages
 from rnnctl.paper.results import RESULTS_FORMAT_VERSION, AnalysisResults
 from rnnctl.paper.stage import PipelineError, stage
-from rnnctl.paper.stages import (drift_params, fixed_points_agent, fp_decode_agent,
+from rnnctl.paper.stages import (drift_params, fixed_points_agent,
+                                 fixed_points_continued_agent, fp_decode_agent,
                                  fp_theta_agent, geometry_agent, manifold_agent,
                                  policy_maps_agent, probe_agent, ring_agent, rollouts_agent,
                                  track_agent)
@@ -67,7 +69,8 @@ def analysed_checkpoints(n_updates: int, stride: int, stages) -> np.ndarray:
 
 
 def compute_analysis(run, options: AnalysisOptions | None = None, *, progress: bool = True,
-                     timings: dict | None = None, parts_dir=None) -> AnalysisResults:
+                     timings: dict | None = None, parts_dir=None,
+                     overlap: bool = True) -> AnalysisResults:
     """Every analysis of docs/methods.md §4 for every agent and analysed checkpoint of a run.
 
     Args:
@@ -75,11 +78,15 @@ def compute_analysis(run, options: AnalysisOptions | None = None, *, progress: b
       options: `AnalysisOptions` (default `DEFAULT_OPTIONS`).
       progress: print one line per agent to stderr (or a `progress.Log`).
       timings: dict that receives seconds per sub-stage (rollouts, fixed_points,
-        fp_tracking, manifold, timescales, geometry, policy_maps), compile time included.
+        fp_tracking, manifold, timescales, geometry, policy_maps), compile time included;
+        with `overlap`, "timescales" is the time spent waiting for the host
+        eigen-decompositions.
       parts_dir: if given, each agent's results are saved there as soon as they are
         computed (`agent_0000.npz`, ...), and agents already saved with the same options
         and checkpoints are loaded instead of recomputed: an interrupted analysis
         continues where it stopped.
+      overlap: the timescales' host eigen-decompositions of an agent run in background
+        threads while the device computes the agent's other stages (False: in turn).
     Returns:
       `AnalysisResults` (what analysis.npz holds). Checkpoints that are not usable (a
       diverged agent's parameters from its first NaN update on) hold NaN / False.
@@ -115,14 +122,14 @@ def compute_analysis(run, options: AnalysisOptions | None = None, *, progress: b
                       "results_format_version": RESULTS_FORMAT_VERSION}, sort_keys=True)
     if parts_dir is not None:
         parts_dir = Path(parts_dir)
-    per_agent: list[dict[str, np.ndarray] | None] = []
+    cont = f" (continued: {opts.fp_continue} fresh)" if opts.fp_continue else ""
     log(f"{n_agents} agents × {n_ckpt} checkpoints (updates {_span(updates)}); "
         f"{opts.episodes} episodes per checkpoint, fixed points at {len(analysis.FP_INPUTS)} inputs "
-        f"from {opts.fp_init} initial states, τ at every {nth(opts.tau_stride)} of "
+        f"from {opts.fp_init} initial states{cont}, τ at every {nth(opts.tau_stride)} of "
         f"{opts.episodes * envs.EPISODE_LEN} steps in {opts.tau_workers} threads")
     took: list[float] = []          # seconds per computed agent (the first compiles)
 
-    for a, agent in enumerate(run.agents):
+    def one_agent(a, agent):
         t_agent = time.perf_counter()
         where = dict(agent=a, agent_info=agent)
         part = None if parts_dir is None else parts_dir / f"agent_{a:04d}.npz"
@@ -130,23 +137,20 @@ def compute_analysis(run, options: AnalysisOptions | None = None, *, progress: b
             try:
                 saved = read_npz(part)
                 if str(saved.pop("__tag__")) == tag:
-                    per_agent.append(saved or None)
                     log(f"agent {a + 1}/{n_agents}: loaded from {part}")
-                    continue
+                    return saved or None
             except Exception:        # damaged or foreign: recompute it
                 pass
         ok_a = ok[a]
         if not ok_a.any():
             log(f"agent {a + 1}/{n_agents} (seed {agent['seed']}, {agent['obs']}): no usable "
                 "checkpoint (diverged at update 0); results are NaN")
-            per_agent.append(None)
             if part is not None:
                 write_npz(part, {"__tag__": np.asarray(tag)})
-            continue
+            return None
         out = _analyse_agent(a, agent, flat, ok_a, st, opts, cfg, tds, theta_ring,
                              (k_roll, k_fp, k_map, k_man), where, timings, analysis, envs,
-                             unflatten_params)
-        per_agent.append(out)
+                             unflatten_params, overlap)
         if part is not None:
             write_npz(part, {**out, "__tag__": np.asarray(tag)})
         took.append(time.perf_counter() - t_agent)
@@ -156,6 +160,9 @@ def compute_analysis(run, options: AnalysisOptions | None = None, *, progress: b
                "agent)" if len(took) == 1 else f" (~{np.mean(took[1:]) * rest:.0f}s left)")
         log(f"agent {a + 1}/{n_agents} (seed {agent['seed']}, {agent['obs']}): "
             f"{took[-1]:.1f}s{eta}")
+        return out
+
+    per_agent = [one_agent(a, agent) for a, agent in enumerate(run.agents)]
 
     template = next((p for p in per_agent if p is not None), None)
     if template is None:
@@ -205,7 +212,8 @@ def _span(updates: np.ndarray) -> str:
 
 
 def _analyse_agent(a, agent, flat, ok_a, st, opts, cfg, tds, theta_ring, keys, where,
-                   timings, analysis, envs, unflatten_params) -> dict[str, np.ndarray]:
+                   timings, analysis, envs, unflatten_params, overlap=True
+                   ) -> dict[str, np.ndarray]:
     """Every analysis of one agent at its analysed checkpoints (a dict of NumPy arrays)."""
     k_roll, k_fp, k_map, k_man = keys
     out: dict[str, np.ndarray] = {}
@@ -226,10 +234,23 @@ def _analyse_agent(a, agent, flat, ok_a, st, opts, cfg, tds, theta_ring, keys, w
         roll = jax.block_until_ready(rollouts_agent(
             params, mask, k_roll, tds, phys, n_episodes=opts.episodes, encoding=cfg.encoding))
         out["roll_return"] = np.asarray(roll.returns.mean(-1))
+
+    def timescales():
+        return analysis.timescales_host(
+            params, roll.h, x=roll.x, top=opts.tau_top, stride=opts.tau_stride,
+            confidence=opts.tau_confidence, workers=opts.tau_workers,
+            on_error=lambda c, e: PipelineError("timescales", e, checkpoint=c, **where))
+
+    tau_job = None
+    if overlap:   # host LAPACK in threads while the device runs the stages below
+        from concurrent.futures import ThreadPoolExecutor
+        tau_pool = ThreadPoolExecutor(1, thread_name_prefix="timescales")
+        tau_job = tau_pool.submit(timescales)
     with stage("fixed_points", sub, **where):
         keys_c = jax.random.split(jax.random.fold_in(k_fp, a), n_ckpt)
-        fps = jax.block_until_ready(fixed_points_agent(params, jnp.asarray(x_unique), roll.h,
-                                                       keys_c, opts, theta=roll.theta))
+        search = fixed_points_continued_agent if opts.fp_continue else fixed_points_agent
+        fps = jax.block_until_ready(search(params, jnp.asarray(x_unique), roll.h, keys_c, opts,
+                                           theta=roll.theta))
     with stage("fp_tracking", sub, **where):
         fp_theta = np.asarray(fp_theta_agent(fps.xstar, roll.h, roll.theta, k=opts.fp_theta_k))
         okc = ok_a[:, None, None]
@@ -258,11 +279,9 @@ def _analyse_agent(a, agent, flat, ok_a, st, opts, cfg, tds, theta_ring, keys, w
         out["track_s_index"] = np.asarray(track.index)
         out["track_s_start"] = np.asarray(track.start)
     del fps
-    with stage("timescales", sub, **where):
-        out.update(analysis.timescales_host(
-            params, roll.h, x=roll.x, top=opts.tau_top, stride=opts.tau_stride,
-            confidence=opts.tau_confidence, workers=opts.tau_workers,
-            on_error=lambda c, e: PipelineError("timescales", e, checkpoint=c, **where)))
+    if tau_job is None:
+        with stage("timescales", sub, **where):
+            out.update(timescales())
     with stage("geometry", sub, **where):
         pcs, ring, ring_x, pr, var_th, closure, closure_x = jax.block_until_ready(
             geometry_agent(roll.h, roll.theta, roll.x))
@@ -299,6 +318,12 @@ def _analyse_agent(a, agent, flat, ok_a, st, opts, cfg, tds, theta_ring, keys, w
             out["manifold_proj"] = np.einsum("smkh,sch->smkc",
                                              np.asarray(man.xstar) - mean_s[:, None, None],
                                              comp_s)
+    if tau_job is not None:
+        with stage("timescales", sub, **where):
+            try:
+                out.update(tau_job.result())
+            finally:
+                tau_pool.shutdown()
     del roll
     with stage("drift_control", sub, **where):
         # the same agent's update-0 network moved by training's distance along a random

@@ -35,6 +35,15 @@ class AnalysisOptions:
       fp_max_points: fixed-point slots refined and kept per checkpoint.
       fp_tol_q: a point with speed q < fp_tol_q is a fixed point.
       fp_theta_k: nearest visited states whose circular-mean θ a fixed point represents.
+      fp_continue: fresh starts per checkpoint of the search by continuation: the
+        checkpoints are searched in order, each from the previous checkpoint's fixed
+        points plus this many fresh starts (`stages.fixed_points_continued_agent`; 64 is a
+        tested setting); 0 (the default, with which the committed results were made):
+        every checkpoint searched independently from fp_init fresh starts.
+      fp_carry: slots refined at a continued checkpoint and carried to the next (at most
+        fp_max_points; the valid points first; the other slots are returned empty).
+      fp_chains: the continuation runs in this many chains of consecutive checkpoints side
+        by side; each chain's first checkpoint gets the independent search.
       fp_start_strata: the search's initial states are stratified over this many equal θ
         bins of the visited states (0: uniform over visited steps), so that the rarely
         visited hanging region is searched (rules v2; docs/methods.md).
@@ -69,6 +78,9 @@ class AnalysisOptions:
     fp_max_points: int = 32
     fp_tol_q: float = 1e-10
     fp_theta_k: int = 10
+    fp_continue: int = 0
+    fp_carry: int = 16
+    fp_chains: int = 4
     fp_start_strata: int = 8
     probe_bins: int = 32
     probe_steps: int = 20
@@ -93,6 +105,13 @@ class AnalysisOptions:
                 raise ValueError(f"AnalysisOptions.{name} must be a positive integer, got {v!r}")
         if not isinstance(self.manifold_inputs, int) or self.manifold_inputs < 0:
             raise ValueError("AnalysisOptions.manifold_inputs must be a non-negative integer")
+        for name in ("fp_continue", "fp_carry", "fp_chains"):
+            v = getattr(self, name)
+            low = 0 if name == "fp_continue" else 1
+            if not isinstance(v, int) or isinstance(v, bool) or v < low:
+                raise ValueError(f"AnalysisOptions.{name} must be a "
+                                 f"{'non-negative' if low == 0 else 'positive'} integer, "
+                                 f"got {v!r}")
         if not isinstance(self.fp_start_strata, int) or self.fp_start_strata < 0:
             raise ValueError("AnalysisOptions.fp_start_strata must be a non-negative integer")
         for name in ("probe_bins", "probe_steps"):
@@ -136,8 +155,8 @@ DEFAULT_OPTIONS = AnalysisOptions()
 #: optimiser steps and timescale steps. Its numbers are not meant to decide anything.
 QUICK_OPTIONS = AnalysisOptions(episodes=2, map_episodes=4, map_bins=32, return_episodes=4,
                                 fp_init=32, fp_opt_steps=60, fp_newton_steps=2,
-                                fp_max_points=8, tau_stride=4, manifold_inputs=8,
-                                probe_bins=16, probe_steps=10,
+                                fp_max_points=8, tau_stride=4,
+                                manifold_inputs=8, probe_bins=16, probe_steps=10,
                                 manifold_fp_init=16, manifold_max_points=4)
 
 

@@ -7,10 +7,12 @@ import dataclasses
 from functools import partial
 
 import jax
+import numpy as np
 
 from rnnctl.paper.options import AnalysisOptions
 
 __all__ = ["rollouts_agent", "fixed_points_checkpoint", "fixed_points_agent",
+           "fixed_points_continued_agent",
            "fp_decode_agent", "probe_agent", "drift_params", "ring_agent",
            "fp_theta_agent", "track_agent", "geometry_agent", "manifold_agent",
            "policy_maps_agent"]
@@ -73,6 +75,131 @@ def fixed_points_agent(params, x_stars, h, keys, opts: AnalysisOptions, theta=No
     if theta is None:
         return jax.vmap(lambda p, hh, k: one(p, hh, k, None))(params, h, keys)
     return jax.vmap(one)(params, h, keys, theta)
+
+
+def _continued_checkpoint(params, x_star, h, key, prev_xstar, prev_valid,
+                          opts: AnalysisOptions, theta=None):
+    """Fixed points of one checkpoint continued from the previous checkpoint's (`prev_xstar`
+    [K, H], `prev_valid` [K]) plus `opts.fp_continue` fresh starts (stratified over θ like
+    the full search's)."""
+    from rnnctl import analysis
+    h0 = analysis.sample_initial_states(h, opts.fp_continue, key, noise_scale=opts.fp_noise,
+                                        theta=theta, strata=opts.fp_start_strata)
+    return analysis.continue_fixed_points(
+        analysis.rnn_cell(params), x_star, prev_xstar, h0, previous_valid=prev_valid,
+        learning_rate=opts.fp_lr, n_opt_steps=opts.fp_opt_steps,
+        n_newton_steps=opts.fp_newton_steps, tol_q=opts.fp_tol_q,
+        max_points=_carry(opts))
+
+
+def _carry(opts: AnalysisOptions) -> int:
+    return min(opts.fp_carry, opts.fp_max_points)
+
+
+def _compact(fps, n: int):
+    """The first n slots of `FixedPoints` [..., K] after moving the valid ones first."""
+    order = jax.numpy.argsort(~fps.valid, axis=-1, stable=True)[..., :n]
+    return jax.tree.map(lambda v: jax.numpy.take_along_axis(
+        v, order.reshape(order.shape + (1,) * (v.ndim - order.ndim)), axis=order.ndim - 1),
+        fps)
+
+
+def _pad(fps, n: int):
+    """`FixedPoints` [..., k] padded to n slots with empty (invalid) ones."""
+    k = fps.valid.shape[-1]
+    if k == n:
+        return fps
+    axis = fps.valid.ndim - 1
+    idx = jax.numpy.zeros(n - k, jax.numpy.int32)
+    extra = jax.tree.map(lambda v: jax.numpy.take(v, idx, axis=axis), fps)
+    extra = extra.replace(valid=jax.numpy.zeros_like(extra.valid),
+                          is_stable=jax.numpy.zeros_like(extra.is_stable),
+                          eigvals=jax.numpy.full_like(extra.eigvals, jax.numpy.nan),
+                          qstar=jax.numpy.full_like(extra.qstar, jax.numpy.inf))
+    return jax.tree.map(lambda a, b: jax.numpy.concatenate([a, b], axis), fps, extra)
+
+
+@partial(jax.jit, static_argnames=("opts",))
+def fixed_points_continued_agent(params, x_stars, h, keys, opts: AnalysisOptions, theta=None):
+    """Fixed points at C checkpoints × X inputs by continuation across checkpoints.
+
+    The checkpoints are cut into `opts.fp_chains` consecutive chains of equal length L (the
+    last one padded by repeating the final checkpoint). The first checkpoint of each chain
+    gets the full search (`fixed_points_checkpoint`: `opts.fp_init` fresh starts); every
+    later one continues from the previous checkpoint's fixed points plus `opts.fp_continue`
+    fresh starts (`analysis.continue_fixed_points`), refining `opts.fp_carry` slots (the
+    result is padded with empty slots to `opts.fp_max_points`; a head keeps its valid
+    points, up to `opts.fp_carry`). The chains run side by side (vmapped),
+    the checkpoints of a chain in order (`lax.scan`). Then one backward sweep over all
+    checkpoints, last to first, refines each checkpoint's points together with the next
+    checkpoint's (Newton only, no fresh starts: `_backward_checkpoint`), so a fixed point
+    found late is also found where it already existed earlier. Arguments and result as
+    `fixed_points_agent`: `FixedPoints` [C, X, K].
+    """
+    n_ckpt = h.shape[0]
+    n_chains = max(1, min(opts.fp_chains, n_ckpt))
+    length = -(-n_ckpt // n_chains)
+    idx = np.minimum(np.arange(n_chains * length), n_ckpt - 1).reshape(n_chains, length)
+    take = lambda tree, i: jax.tree.map(lambda v: v[i], tree)  # noqa: E731
+    with_theta = theta is not None
+    heads = fixed_points_agent(take(params, idx[:, 0]), x_stars, h[idx[:, 0]],
+                               keys[idx[:, 0]], opts,
+                               theta[idx[:, 0]] if with_theta else None)       # [B, X, K]
+    heads = _compact(heads, _carry(opts))
+
+    def one(p, hh, k, px, pv, th):
+        ks = jax.random.split(k, x_stars.shape[0])
+        return jax.vmap(lambda x, kk, a, b: _continued_checkpoint(p, x, hh, kk, a, b, opts,
+                                                                  th))(x_stars, ks, px, pv)
+
+    def step(prev, xs):
+        p, hh, k, th = xs
+        if with_theta:
+            out = jax.vmap(one)(p, hh, k, prev[0], prev[1], th)
+        else:
+            out = jax.vmap(lambda a, b, c, d, e: one(a, b, c, d, e, None))(
+                p, hh, k, prev[0], prev[1])
+        return (out.xstar, out.valid), out
+
+    rest = idx[:, 1:].T                                                          # [L-1, B]
+    xs = (take(params, rest), h[rest], keys[rest], theta[rest] if with_theta else None)
+    _, tail = jax.lax.scan(step, (heads.xstar, heads.valid), xs)                 # [L-1, B, ...]
+    both = jax.tree.map(lambda a, b: jax.numpy.concatenate([a[None], b]), heads, tail)
+    fwd = jax.tree.map(lambda v: jax.numpy.swapaxes(v, 0, 1).reshape(
+        (n_chains * length,) + v.shape[2:])[:n_ckpt], both)
+    if n_ckpt == 1:
+        return _pad(fwd, opts.fp_max_points)
+
+    def back(nxt, xs):
+        p, hh, k, th, fx, fv = xs
+        ks = jax.random.split(k, x_stars.shape[0])
+        out = jax.vmap(lambda x, kk, a, av, b, bv: _backward_checkpoint(
+            p, x, hh, kk, a, av, b, bv, opts, th if with_theta else None))(
+                x_stars, ks, fx, fv, nxt[0], nxt[1])
+        return (out.xstar, out.valid), out
+
+    last = take(fwd, n_ckpt - 1)
+    xs = (take(params, slice(0, -1)), h[:-1], keys[:-1],
+          theta[:-1] if with_theta else jax.numpy.zeros(n_ckpt - 1),
+          fwd.xstar[:-1], fwd.valid[:-1])
+    _, earlier = jax.lax.scan(back, (last.xstar, last.valid), xs, reverse=True)
+    out = jax.tree.map(lambda a, b: jax.numpy.concatenate([a, b[None]]), earlier, last)
+    return _pad(out, opts.fp_max_points)
+
+
+def _backward_checkpoint(params, x_star, h, key, xstar, valid, next_xstar, next_valid,
+                         opts: AnalysisOptions, theta=None):
+    """One checkpoint's fixed points (`xstar` [K, H], `valid` [K]) refined together with the
+    next checkpoint's (Newton from both sets, no fresh starts); the outlier rule measures
+    from `opts.fp_continue` starts drawn as the forward search draws them."""
+    from rnnctl import analysis
+    ref = analysis.sample_initial_states(h, opts.fp_continue, key, noise_scale=opts.fp_noise,
+                                         theta=theta, strata=opts.fp_start_strata)
+    return analysis.continue_fixed_points(
+        analysis.rnn_cell(params), x_star, jax.numpy.concatenate([xstar, next_xstar]),
+        ref[:0], previous_valid=jax.numpy.concatenate([valid, next_valid]),
+        outlier_reference=ref, n_opt_steps=0, n_newton_steps=opts.fp_newton_steps,
+        tol_q=opts.fp_tol_q, max_points=_carry(opts))
 
 
 @jax.jit
