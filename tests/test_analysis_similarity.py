@@ -70,6 +70,7 @@ def test_distance_matrix_is_symmetric_with_zero_diagonal(systems):
     assert np.all(d >= 0)
 
 
+@pytest.mark.slow   # ~25 s of CI; the rotated-copy and symmetry tests cover dsa in CI
 def test_the_optimiser_finds_a_random_orthogonal_similarity():
     """d(B, C B Cᵀ) = 0 for random C of either determinant, while d(B, Bᵀ…) is not 0."""
     rng = np.random.default_rng(4)

@@ -42,7 +42,9 @@ def test_the_real_agents_satisfy_some_rules(ctx):
 
 @pytest.mark.parametrize("rule", V.CLAIMS_V2, ids=lambda f: f.__name__)
 def test_shuffled_checkpoints_fail_every_rule(ctx, rule):
-    assert _rate(ctx, lambda c: rule(c).holds, nulls.shuffled) >= 0.95
+    # claim 5's block bootstraps make a draw ~0.2 s: 100 draws keep CI short
+    draws = 100 if rule is V.claim5_v2 else DRAWS
+    assert _rate(ctx, lambda c: rule(c).holds, nulls.shuffled, draws=draws) >= 0.95
 
 
 @pytest.mark.parametrize("rule", V.CLAIMS_V2, ids=lambda f: f.__name__)
