@@ -25,6 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from rnnctl import analysis, envs, runs
+
+from experiments.dynamics import checkpoint_indices
 from rnnctl.analysis import stats
 
 
@@ -45,8 +47,7 @@ def main(argv=None) -> dict:
     except (runs.RunError, OSError) as e:
         sys.exit(f"error: {e}")
     cfg = run.config
-    updates = np.unique(np.round(np.linspace(0, run.n_checkpoints - 1, args.checkpoints)
-                                 ).astype(int))
+    updates = checkpoint_indices(run.n_checkpoints, args.checkpoints)
     stacked = run.stacked_params()
     key = jax.random.key(0)
 

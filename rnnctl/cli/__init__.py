@@ -39,6 +39,18 @@ def prepare() -> None:
     defer_imports(("seaborn", "matplotlib.pyplot"))
 
 
+def enable_cache(prog: str) -> bool:
+    """Turn on the compilation cache ($RNNCTL_COMPILE_CACHE, else ~/.cache/rnnctl/jax);
+    a chosen but unusable place is said in one line before any work (False: exit 2)."""
+    from rnnctl import compile_cache
+    try:
+        compile_cache.enable()
+    except compile_cache.CacheError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return False
+    return True
+
+
 def _quit_while_starting(signum, frame):
     sys.stderr.write("\ninterrupted while starting; nothing was written\n")
     os._exit(130)

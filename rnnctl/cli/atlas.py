@@ -352,11 +352,8 @@ def main(argv=None) -> int:
         return 0
     if args.redraw:
         return redraw(args)
-    from rnnctl import compile_cache
-    try:                              # $RNNCTL_COMPILE_CACHE, else ~/.cache/rnnctl/jax
-        compile_cache.enable()
-    except compile_cache.CacheError as e:      # chosen, but unusable: before any work
-        print(f"{PROG}: error: {e}", file=sys.stderr)
+    from rnnctl.cli import enable_cache
+    if not enable_cache(PROG):
         return 2
     from rnnctl.paper import PipelineError, analyse_run
     from rnnctl.runs import RunError

@@ -123,12 +123,9 @@ def report(comp: dict, args) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from rnnctl import compile_cache
+    from rnnctl.cli import enable_cache
     from rnnctl.runs import RunError, RunLocked, atomic_write, write_json
-    try:                              # $RNNCTL_COMPILE_CACHE, else ~/.cache/rnnctl/jax
-        compile_cache.enable()
-    except compile_cache.CacheError as e:      # chosen, but unusable: before any work
-        print(f"{PROG}: error: {e}", file=sys.stderr)
+    if not enable_cache(PROG):
         return 2
     summaries = {}
     try:

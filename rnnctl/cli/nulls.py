@@ -53,11 +53,8 @@ def _ctx_of(run_dir):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from rnnctl import compile_cache
-    try:                              # $RNNCTL_COMPILE_CACHE, else ~/.cache/rnnctl/jax
-        compile_cache.enable()
-    except compile_cache.CacheError as e:      # chosen, but unusable: before any work
-        print(f"{PROG}: error: {e}", file=sys.stderr)
+    from rnnctl.cli import enable_cache
+    if not enable_cache(PROG):
         return 2
     import numpy as np
     from rnnctl.paper import nulls
