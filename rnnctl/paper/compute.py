@@ -5,8 +5,9 @@ program per shape and options): deterministic rollouts; fixed points at the goal
 (`analysis.goal_input`; by continuation across checkpoints unless `fp_continue` is 0), their
 θ, tracking of the stable (target θ = 0) and the unstable (target θ = π) fixed point,
 slow points; the input drive of the slowest modes at the tracked stable point and along
-the rollouts; flow fields at the figure stages; integration timescales (eigenvalues on the host, `analysis.timescales_host`, in background
-threads while the device computes the agent's other stages); PCA and ring score; policy
+the rollouts; flow fields at the figure stages; integration timescales (eigenvalues on the
+host, `analysis.timescales_host`, in background threads while the device computes the
+agent's other stages); PCA and ring score; policy
 maps, their sharpness, and the return R_t. Choices the paper leaves open are fields of `AnalysisOptions`.
 """
 from __future__ import annotations
