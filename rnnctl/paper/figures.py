@@ -212,10 +212,10 @@ def draw_figures(results: AnalysisResults, run, outdir, *,
             {"title": "at the tracked stable fixed point", "ylabel":
              r"alignment $\|l_i^\top J\| / (\|l_i\| \|J\|_2)$",
              "curves": curves(("fp_aligned_slowest", "fp_aligned_top"))},
-            {"title": f"along the rollouts (mean of {int(results.drive_steps)} steps)",
+            {"title": f"along the rollouts ({int(results.drive_steps)} steps)",
              "ylabel": "alignment", "curves": curves(("traj_aligned_slowest",
                                                       "traj_aligned_top"))},
-            {"title": "raw drive of the slowest mode", "ylabel":
+            {"title": "raw drive, slowest mode", "ylabel":
              r"$\|l_1^\top J\|$ (geometric mean)", "log": True,
              "curves": {**{f"{o.upper()} at the point": drive_curve(
                  results, "fp_drive_slowest", groups[o], conf) for o in shown},
@@ -223,8 +223,7 @@ def draw_figures(results: AnalysisResults, run, outdir, *,
                      results, "traj_drive_slowest", groups[o], conf) for o in shown}}}]
         plotting.fig_input_drive(
             results.updates, panels, path=paths["input_drive"],
-            title=f"Input drive of the {k} slowest stable modes (J: the Jacobian of the "
-                  f"observed inputs; over seeds, {pct} CI)")
+            title=f"Input drive of the {k} slowest stable modes (over seeds, {pct} CI)")
 
     if not np.size(results.stage_flow_speed):     # flow fields were not computed
         paths.pop("flow")

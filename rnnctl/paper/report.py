@@ -246,7 +246,7 @@ def _drive_section(s: dict) -> list[str]:
     t = "traj_aligned_slowest"
     said_t = "; ".join(
         f"{o.upper()} {centre(d['settings'][o][t]['first'])} → "
-        f"{centre(d['settings'][o][t]['last'])} ({moved(d['settings'][o][t]['change'])})"
+        f"{centre(d['settings'][o][t]['last'])}, {moved(d['settings'][o][t]['change'])}"
         for o in sets)
     fvp = d.get("fo_vs_po_last") or {}
     lines = ["## Beyond the paper: does training align the slow modes with the input?", "",
@@ -262,7 +262,8 @@ def _drive_section(s: dict) -> list[str]:
         lines[-1] += (f" FO − PO at update {u1} (pairs of the same seed): "
                       f"{change(fvp[a])} at the point, "
                       f"{change(fvp.get(t, {}))} along the rollouts.")
-    lines += ["", f"| measure | setting | update {u0} | update {u1} | change [CI], p | n |",
+    lines += ["", f"| measure | setting | update {u0} | update {u1} | change (difference; ratio "
+              "for geometric means) [CI], p | n |",
               "|---|---|---|---|---|---|"]
     for name, label in _DRIVE_NAMES.items():
         for o in sets:
