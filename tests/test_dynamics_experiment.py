@@ -47,16 +47,3 @@ def test_dynamics_writes_distances_embeddings_summary_and_figure(tmp_path):
     assert (out / "dynamics.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not (run / "dynamics").exists()            # nothing written into the run
 
-
-def test_input_drive_reports_every_setting_and_update(tmp_path):
-    from experiments import input_drive
-    run = _random_run(tmp_path / "run")
-    out = input_drive.main([str(run), "--checkpoints", "2", "--starts", "8",
-                            "--out", str(tmp_path / "drive.json")])
-    saved = json.loads((tmp_path / "drive.json").read_text())
-    assert saved["updates"] == out["updates"] == [0, 2]
-    for o in ("fo", "po"):
-        r = saved["settings"][o]
-        assert len(r["aligned_slowest"]["mean"]) == 2
-        a = np.array(r["aligned_top5"]["mean"], float)
-        assert np.all((a[np.isfinite(a)] >= 0) & (a[np.isfinite(a)] <= 1 + 1e-5))

@@ -253,9 +253,9 @@ def _analyse_locked(run_dir, *, progress, options, reuse, claim_options, redraw=
                                                timings.get("load_analysis")),
                      "analysis_reused": "compute_analysis" not in timings,
                      "figures_s": figures_s}
-            for k in ("rollouts", "fixed_points", "fp_tracking", "manifold", "timescales",
-                      "geometry", "drift_control", "probe_maps", "policy_maps", "save_analysis",
-                      "evaluate_claims"):
+            for k in ("rollouts", "fixed_points", "fp_tracking", "input_drive", "manifold",
+                      "timescales", "geometry", "flow_field", "drift_control", "probe_maps",
+                      "policy_maps", "save_analysis", "evaluate_claims"):
                 if k in timings:
                     block[f"{k}_s"] = timings[k]
             return block
