@@ -317,7 +317,7 @@ def main(argv=None) -> int:
             print(f"  {name}: cold cache {w['cold_s']:.1f} s, warm cache "
                   f"{w['warm_s']:.1f} s (median of {runs_txt}), no cache "
                   f"{w['no_cache_s']:.1f} s")
-        # the targets, on a 2-core CPU of the slower kind (state the machine)
+        # the project's targets for a 2-core CPU (the JSON's provenance names the machine)
         warm = wp["default"]["warm_s"]
         res.setdefault("targets", {})["whole_process_warm_under_30s"] = warm < 30.0
         print(f"  target: default sweep, whole process (warm cache) < 30 s: {warm:.1f} s, "

@@ -1,11 +1,12 @@
-"""Write the results tables of README.md and docs/ from the committed JSON
-(python -m experiments.docs).
+"""Write the results and performance tables of README.md and docs/ from the committed
+JSON (python -m experiments.docs).
 
     python -m experiments.docs            # rewrite every generated table in place
     python -m experiments.docs --check    # exit 1 if any table differs from its JSON
 
-Sources: figures/summary.json (the reference run) and figures/atlas/summary.json (the
-atlas). Each table sits between its markers (`rnnctl.paper.tables.MARKERS`).
+Sources: figures/summary.json (the reference run), figures/atlas/summary.json (the atlas)
+and figures/bench/*.json (the benchmarks). Each table sits between its markers
+(`MARKERS`: `rnnctl.paper.tables.MARKERS` and `rnnctl.bench.tables.MARKERS`).
 """
 from __future__ import annotations
 
@@ -14,17 +15,30 @@ import json
 import sys
 from pathlib import Path
 
+from rnnctl.bench import tables as _bench
+from rnnctl.paper import tables as _paper
+
 #: The checkout whose README.md, docs/ and figures/ are read and written.
 ROOT = Path(__file__).resolve().parents[2]
+#: Every generated table: name -> (file, start marker, end marker).
+MARKERS = {**_paper.MARKERS, **_bench.MARKERS}
 
 
 def tables(root: Path = ROOT) -> dict[str, str]:
-    """Each generated table's text, by name (see `rnnctl.paper.tables.MARKERS`)."""
-    from rnnctl.paper import tables as T
-    reference = json.loads((root / "figures" / "summary.json").read_text())
-    atlas = json.loads((root / "figures" / "atlas" / "summary.json").read_text())
-    return {"glance": T.glance_table(reference, atlas), "atlas": T.atlas_table(atlas),
-            "progress": T.progress_table(atlas)}
+    """Each generated table's text, by name (see `MARKERS`)."""
+    def read(rel):
+        return json.loads((root / rel).read_text())
+    reference, atlas = read("figures/summary.json"), read("figures/atlas/summary.json")
+    train, grid, scaling = (read(_bench.SOURCES[k]) for k in ("train", "grid", "scaling"))
+    return {"glance": _paper.glance_table(reference, atlas),
+            "atlas": _paper.atlas_table(atlas), "progress": _paper.progress_table(atlas),
+            "perf-readme": _bench.readme_table(train),
+            "perf-machine": _bench.machine_text(train["provenance"]),
+            "perf-training": _bench.training_table(train),
+            "perf-process": _bench.process_table(train),
+            "perf-profile": _bench.profile_text(train),
+            "perf-scaling": _bench.scaling_table(scaling),
+            "perf-grid": _bench.grid_table(grid)}
 
 
 def main(argv=None) -> int:
@@ -33,7 +47,7 @@ def main(argv=None) -> int:
     p.add_argument("--check", action="store_true",
                    help="change nothing; exit 1 if a table differs from its JSON")
     args = p.parse_args(argv)
-    from rnnctl.paper.tables import MARKERS, replace_between
+    from rnnctl.paper.tables import replace_between
     stale = []
     for name, body in tables().items():
         rel, start, end = MARKERS[name]
