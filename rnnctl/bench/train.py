@@ -132,6 +132,7 @@ def sb3_recurrent_ppo(n_updates: int) -> dict | None:
     """sb3-contrib RecurrentPPO (MlpLstmPolicy, 64-unit LSTM, n_steps 1024) on Pendulum-v1."""
     try:
         import gymnasium as gym
+        import sb3_contrib
         import torch
         from sb3_contrib import RecurrentPPO
     except ImportError:
