@@ -1,7 +1,7 @@
 """Scaling curve: training throughput and peak memory for 1, 10, 100 and 1,000 agents.
 
     python -m experiments.bench_scaling [--agents 1,10,100,1000] [--updates 3]
-        [--out runs/bench/bench_scaling.json] [--plot figures/bench_scaling.png]
+        [--out runs/bench/bench_scaling.json] [--plot figures/bench/scaling.png]
 
 Each agent count trains in a fresh process (one compiled program, the default config,
 PO agents, `--updates` updates: the full 100 would take an hour at 1,000 agents on two

@@ -7,9 +7,11 @@ tests/test_readme_tables.py fails when a table and its JSON disagree.
 from __future__ import annotations
 
 import statistics
+import textwrap
 
-__all__ = ["MARKERS", "SOURCES", "machine_text", "readme_table", "training_table",
-           "process_table", "profile_text", "scaling_table", "grid_table"]
+__all__ = ["MARKERS", "SOURCES", "machine_text", "machine_block", "run_text",
+           "readme_table", "training_table", "process_table", "profile_text",
+           "scaling_table", "grid_table"]
 
 _PERF = "docs/performance.md"
 #: Where each generated table lives: name -> (file, start marker, end marker).
@@ -37,6 +39,11 @@ def _s(x: float) -> str:
     return f"{x:.2f} s" if x < 1 else f"{x:.1f} s" if x < 100 else f"{x:.0f} s"
 
 
+def _para(text: str) -> str:
+    """A paragraph wrapped as the docs' source is (92 columns)."""
+    return textwrap.fill(text, 92, break_long_words=False, break_on_hyphens=False)
+
+
 def _ratio(x: float) -> str:
     return f"{x:,.0f}×" if x >= 10 else f"{x:.2f}×"
 
@@ -52,6 +59,23 @@ def machine_text(prov: dict) -> str:
             f"rnnctl {prov['rnnctl_version']} at commit {commit}"
             + (" (with uncommitted changes)" if prov.get("dirty") else "")
             + (f"; load average {load[0]:.1f} when it started" if load else ""))
+
+
+def run_text(prov: dict, machine_of: dict | None = None) -> str:
+    """The commit and load of a benchmark run; the whole machine too unless it is the one
+    `machine_of` (another provenance) names already."""
+    keys = ("cpu", "cores", "accelerator", "platform")
+    if machine_of is None or any(prov["machine"].get(k) != machine_of["machine"].get(k)
+                                 for k in keys):
+        return f"on {machine_text(prov)}"
+    load = prov.get("load_average")
+    return (f"at commit {(prov['commit'] or '')[:7] or 'an installed copy'}"
+            + (f", load average {load[0]:.1f} when it started" if load else ""))
+
+
+def machine_block(prov: dict) -> str:
+    """`machine_text` as a paragraph of its own."""
+    return _para(machine_text(prov) + ".")
 
 
 def readme_table(train: dict) -> str:
@@ -80,7 +104,7 @@ def readme_table(train: dict) -> str:
         text += (f" The whole `rnnctl sweep --seeds {train['n_agents'] // 2} --no-analysis` "
                  f"process (imports, compilation from a warm cache, training, saving) took "
                  f"{_s(w['warm_s'])} (median of {len(w['warm_runs_s'])}).")
-    lines.append(text)
+    lines.append(_para(text))
     return "\n".join(lines)
 
 
@@ -107,10 +131,10 @@ def training_table(train: dict) -> str:
     if "sharded" in train:
         sh = train["sharded"]
         text += (f" and {_ratio(sh['env_steps_per_s'] / sb3['env_steps_per_s'])} on "
-                 f"{sh['devices']}")
+                 f"{sh['devices']} devices")
     text += (f"; one program for every agent is {_ratio(base / loop['env_steps_per_s'])} "
              f"the speed of the same trainer called agent by agent.")
-    lines.append(text)
+    lines.append(_para(text))
     return "\n".join(lines)
 
 
@@ -127,8 +151,8 @@ def process_table(train: dict) -> str:
     one = wp.get("devices_1")
     if one is not None and wp["default"]["devices"] > 1:
         speedup = one["warm_s"] / wp["default"]["warm_s"]
-        lines += ["", f"Whole process, warm, the default is {speedup:.2f}× as fast as one "
-                      f"device."]
+        lines += ["", _para(f"Whole process, warm, the default is {speedup:.2f}× as fast as "
+                            f"one device.")]
     return "\n".join(lines)
 
 
@@ -136,17 +160,19 @@ def profile_text(train: dict) -> str:
     """Where an update's time goes, and the arithmetic floor of the sweep."""
     pr, fl, v = train["profile"], train["floor"], train["vmapped"]
     U = train["config"]["n_updates"]
-    return (f"Per {U} updates on one device: rollout {_s(pr['rollout_s_per_update'] * U)}, "
-            f"in-loop evaluation {_s(pr['eval_s_per_update'] * U)}, PPO epochs "
-            f"{_s(pr['ppo_epochs_s_per_update'] * U)}. At the sweep's arithmetic "
-            f"({fl['flop_per_env_step'] / 1e6:.1f} MFLOP per environment step, "
-            f"{fl['total_gflop']:,.0f} GFLOP in all) and this CPU's 64-wide matmul rate "
-            f"({fl['matmul_gflops']:.0f} GFLOP/s), the floor is {_s(fl['floor_s'])}: "
-            f"one-device training takes {v['train_s'] / fl['floor_s']:.1f}× the floor.")
+    return _para(
+        f"Per {U} updates on one device: rollout {_s(pr['rollout_s_per_update'] * U)}, "
+        f"in-loop evaluation {_s(pr['eval_s_per_update'] * U)}, PPO epochs "
+        f"{_s(pr['ppo_epochs_s_per_update'] * U)}. At the sweep's arithmetic "
+        f"({fl['flop_per_env_step'] / 1e6:.1f} MFLOP per environment step, "
+        f"{fl['total_gflop']:,.0f} GFLOP in all) and this CPU's 64-wide matmul rate "
+        f"({fl['matmul_gflops']:.0f} GFLOP/s), the floor is {_s(fl['floor_s'])}: "
+        f"one-device training takes {v['train_s'] / fl['floor_s']:.1f}× the floor.")
 
 
-def scaling_table(scaling: dict) -> str:
-    """Throughput and memory per agent count (each count its own process)."""
+def scaling_table(scaling: dict, machine_of: dict | None = None) -> str:
+    """Throughput and memory per agent count (each count its own process); the machine
+    is named unless it is `machine_of`'s (a provenance block)."""
     lines = ["| agents | compile | train | env steps/s | per agent | peak RSS | "
              "checkpoints of 100 updates |", "|---:|---:|---:|---:|---:|---:|---:|"]
     ok = [r for r in scaling["rows"] if "failed" not in r]
@@ -160,19 +186,20 @@ def scaling_table(scaling: dict) -> str:
     lines.append("")
     best = max(ok, key=lambda r: r["env_steps_per_s"])
     text = (f"{scaling['updates']} updates × {_n(scaling['steps_per_update'])} steps per "
-            f"agent, PO agents, on {machine_text(scaling['provenance'])}. Throughput is "
+            f"agent, PO agents, {run_text(scaling['provenance'], machine_of)}. Throughput is "
             f"within 10% of its best ({_n(best['env_steps_per_s'])} steps/s) from "
             f"{scaling['saturates_at_agents']} agents on. A checkpoint costs "
             f"{ok[-1]['checkpoint_bytes_per_agent_update'] / 1024:.0f} KB per agent per "
             f"update, held on the host while the run is assembled.")
     if failed:
         text += f" {', '.join(map(str, failed))} agents: failed (see the JSON)."
-    lines.append(text)
+    lines.append(_para(text))
     return "\n".join(lines)
 
 
-def grid_table(grid: dict) -> str:
-    """env steps/s per task × cell, with the ratio to the first grid point."""
+def grid_table(grid: dict, machine_of: dict | None = None) -> str:
+    """env steps/s per task × cell, with the ratio to the first grid point; the machine
+    is named unless it is `machine_of`'s (a provenance block)."""
     rows = grid["grid"]
     cells = list(dict.fromkeys(r["cell"] for r in rows))
     tasks = list(dict.fromkeys(r["task"] for r in rows))
@@ -188,13 +215,13 @@ def grid_table(grid: dict) -> str:
     comp = [r["compile_s"] for r in rows]
     lines.append("")
     text = (f"{grid['agents']} agents × {grid['updates']} updates × "
-            f"{_n(grid['steps_per_update'])} steps, one compiled program per grid point, on "
-            f"{machine_text(grid['provenance'])}; in brackets the ratio to {tasks[0]} with "
+            f"{_n(grid['steps_per_update'])} steps, one compiled program per grid point, "
+            f"{run_text(grid['provenance'], machine_of)}; in brackets the ratio to {tasks[0]} with "
             f"the {cells[0].upper()} in the same run.")
     if gated:
         text += (f" A gated cell runs at {min(gated):.2f}–{max(gated):.2f} of the "
                  f"{cells[0].upper()}'s speed on the same task.")
     text += (f" Compilation took {_s(min(comp))}–{_s(max(comp))} per program "
              f"(median {_s(statistics.median(comp))}).")
-    lines.append(text)
+    lines.append(_para(text))
     return "\n".join(lines)

@@ -33,12 +33,12 @@ def tables(root: Path = ROOT) -> dict[str, str]:
     return {"glance": _paper.glance_table(reference, atlas),
             "atlas": _paper.atlas_table(atlas), "progress": _paper.progress_table(atlas),
             "perf-readme": _bench.readme_table(train),
-            "perf-machine": _bench.machine_text(train["provenance"]),
+            "perf-machine": _bench.machine_block(train["provenance"]),
             "perf-training": _bench.training_table(train),
             "perf-process": _bench.process_table(train),
             "perf-profile": _bench.profile_text(train),
-            "perf-scaling": _bench.scaling_table(scaling),
-            "perf-grid": _bench.grid_table(grid)}
+            "perf-scaling": _bench.scaling_table(scaling, train["provenance"]),
+            "perf-grid": _bench.grid_table(grid, train["provenance"])}
 
 
 def main(argv=None) -> int:
