@@ -61,13 +61,17 @@ def _strict_json(text):
 
 
 def _without_timing(summary):
-    return {k: v for k, v in summary.items() if k != "timing"}
+    """What two analyses of the same run share (not their times, load or machine)."""
+    return {k: v for k, v in summary.items() if k not in ("timing", "provenance")}
 
 
 def test_writes_every_file(analysed):
     path, summary = analysed
     for name in (paper.ANALYSIS_FILE, paper.SUMMARY_FILE, paper.REPORT_FILE):
         assert (path / name).is_file(), name
+    from rnnctl.provenance import REQUIRED_KEYS
+    assert set(REQUIRED_KEYS) <= set(summary["provenance"])
+    assert summary["provenance"]["versions"]["jax"] and summary["provenance"]["machine"]["cores"]
     for name in paper.FIGURE_FILES.values():
         png = path / paper.FIGURES_DIR / name
         assert png.read_bytes()[:8] == PNG_SIGNATURE, name
