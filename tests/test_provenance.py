@@ -17,7 +17,6 @@ NOT_YET = {
     "figures/summary.json": "the reference run's summary predates provenance; regenerated "
                             "by `rnnctl sweep`, it records it (rnnctl/paper/run.py)",
     "figures/dynamics/ref/summary.json": "experiments/dynamics.py does not record it yet",
-    "figures/dynamics/ref/input_drive.json": "experiments/input_drive.py does not record it yet",
 }
 
 
