@@ -87,7 +87,7 @@ _LAZY = {"Rollout", "rollout", "goal_input", "hanging_input", "constant_input",
 
 
 def __getattr__(name):
-    # The rollout needs gymnax (~1.5 s to import); load it only when asked for.
+    # The rollout needs gymnax, which is slow to import; load it only when asked for.
     if name in _LAZY:
         from rnnctl import rollout as _rollout_module
         return getattr(_rollout_module, name)
