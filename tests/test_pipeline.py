@@ -223,6 +223,12 @@ def test_rerun_gives_the_same_summary(analysed):
     reused = analyse_run(path, progress=False, options=QUICK_OPTIONS, reuse=True)
     assert reused["timing"]["analysis_reused"] is True
     assert _without_timing(reused) == _without_timing(summary)
+    # ...and reports what computing it took, not the seconds of loading it
+    computed = reused["timing"]["computed"]
+    assert computed["fixed_points_s"] == pytest.approx(again["timing"]["fixed_points_s"])
+    report = (path / paper.REPORT_FILE).read_text()
+    assert "| analysis when computed: all of the above (compile included) |" in report
+    assert f"| analysis: fixed points | {again['timing']['fixed_points_s']:.1f} |" in report
 
 
 def test_progress_goes_to_stderr(trained, tmp_path, capsys):

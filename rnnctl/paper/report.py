@@ -317,18 +317,32 @@ def write_report(summary: dict, path) -> None:
         "| stage | seconds |",
         "|---|---:|",
     ]
-    rows = [("compile_s", "training: compile"), ("train_s", "training: updates"),
-            *((f"{k}_s", f"analysis: {k.replace('_', ' ')}") for k in
-              ("rollouts", "fixed_points", "fp_tracking", "manifold", "timescales",
-               "geometry", "drift_control", "probe_maps", "policy_maps")),
-            ("analysis_s", "analysis: all of the above (compile included)"),
+    stages = [(f"{k}_s", f"analysis: {k.replace('_', ' ')}") for k in
+              ("rollouts", "fixed_points", "fp_tracking", "input_drive", "manifold",
+               "timescales", "geometry", "flow_field", "drift_control", "probe_maps",
+               "policy_maps")]
+    computed = t.get("computed") if t.get("analysis_reused") else None
+    if computed:     # the loaded analysis.npz recorded what computing it took
+        t = {**t, **{k: computed[k] for k, _ in stages if k in computed}}
+        if "compute_analysis_s" in computed:
+            t["computed_s"] = computed["compute_analysis_s"]
+    rows = [("compile_s", "training: compile"), ("train_s", "training: updates"), *stages,
+            ("computed_s", "analysis when computed: all of the above (compile included)"),
+            ("analysis_s", "analysis: all of the above (compile included)" if not computed
+             else "analysis: loading analysis.npz"),
             ("figures_s", "figures"),
             ("total_analysis_s", "analysis stage total (compute, save, claims, figures)")]
     for key, label in rows:
         if isinstance(t.get(key), (int, float)):
             lines.append(f"| {label} | {t[key]:.1f} |")
+    if isinstance(t.get("timescales_s"), (int, float)):
+        lines.append("\nThe timescales' eigen-decompositions run on host threads while the "
+                     "device computes the next stages (fixed points above all); their row is "
+                     "the time spent waiting for them after that work.")
     if t.get("analysis_reused"):
-        lines.append("\nThe analysis was loaded from analysis.npz (reuse), not recomputed.")
+        lines.append("\nThe analysis was loaded from analysis.npz (reuse), not recomputed"
+                     + ("; the analysis rows are the times of the computation that wrote it."
+                        if computed else "."))
     if t.get("env_steps_per_s") is not None:
         lines.append(f"\nTraining throughput: {t['env_steps_per_s']:,.0f} environment steps "
                      "per second.")

@@ -9,12 +9,14 @@ checkpoint of a diverged agent from its first non-finite update on.
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
 from flax import struct
 
-__all__ = ["AnalysisResults", "ANALYSIS_FILE", "RESULTS_FORMAT_VERSION", "load_analysis"]
+__all__ = ["AnalysisResults", "ANALYSIS_FILE", "RESULTS_FORMAT_VERSION", "load_analysis",
+           "analysis_timing"]
 
 ANALYSIS_FILE = "analysis.npz"
 #: Version of the analysis.npz layout; a file of another version is recomputed, not read.
@@ -206,11 +208,18 @@ class AnalysisResults:
             raise ValueError(f"{where}: missing {', '.join(missing)}")
         return cls(**{n: np.asarray(arrays[n]) for n in cls.field_names()})
 
-    def save(self, path) -> None:
-        """Write atomically as `.npz` with the format version (never pickle)."""
+    def save(self, path, timing: dict[str, float] | None = None) -> None:
+        """Write atomically as `.npz` with the format version (never pickle).
+
+        `timing` (seconds per stage of the computation) is stored beside the fields, so
+        that a later reuse or redraw can report what computing the analysis cost
+        (`analysis_timing`)."""
         from rnnctl.runs import write_npz
         arrays = self.to_arrays()
         arrays["results_format_version"] = np.asarray(RESULTS_FORMAT_VERSION)
+        if timing:
+            arrays[_TIMING_KEY] = np.asarray(json.dumps(
+                {k: float(v) for k, v in timing.items()}, sort_keys=True))
         write_npz(path, arrays)
 
     @classmethod
@@ -227,6 +236,22 @@ class AnalysisResults:
             return cls.from_arrays(arrays, str(path))
         except ValueError as e:
             raise RunError(str(e)) from e
+
+
+_TIMING_KEY = "timing_json"
+
+
+def analysis_timing(path) -> dict[str, float] | None:
+    """Seconds per stage of the computation that wrote the analysis.npz at `path` (as
+    passed to `AnalysisResults.save`), or None if it recorded none or cannot be read."""
+    import zipfile
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            if _TIMING_KEY not in z.files:
+                return None
+            return {k: float(v) for k, v in json.loads(str(z[_TIMING_KEY])).items()}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+        return None
 
 
 def load_analysis(run_dir) -> AnalysisResults:

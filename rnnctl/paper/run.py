@@ -34,7 +34,7 @@ from rnnctl.paper.options import (DEFAULT_CLAIM_OPTIONS, DEFAULT_OPTIONS, Analys
                                   ClaimOptions)
 from rnnctl.paper.report import (REPORT_FILE, SUMMARY_FILE, _clean, build_summary,
                                  write_report, write_summary)
-from rnnctl.paper.results import ANALYSIS_FILE, AnalysisResults, load_analysis
+from rnnctl.paper.results import ANALYSIS_FILE, AnalysisResults, analysis_timing, load_analysis
 
 #: Per-agent results of an analysis in progress (removed once analysis.npz is written).
 PARTS_DIR = "analysis_parts"
@@ -218,7 +218,8 @@ def _analyse_locked(run_dir, *, progress, options, reuse, claim_options, redraw=
             timings.update({f"{k}": v for k, v in sub.items()})
             timings["compute_analysis"] = time.perf_counter() - t0
             with guard("save_analysis"):
-                results.save(run_dir / ANALYSIS_FILE)
+                results.save(run_dir / ANALYSIS_FILE,
+                             timing={**sub, "compute_analysis": timings["compute_analysis"]})
                 shutil.rmtree(run_dir / PARTS_DIR, ignore_errors=True)
             kept.append(ANALYSIS_FILE)
         else:
@@ -255,6 +256,10 @@ def _analyse_locked(run_dir, *, progress, options, reuse, claim_options, redraw=
                                                timings.get("load_analysis")),
                      "analysis_reused": "compute_analysis" not in timings,
                      "figures_s": figures_s}
+            if block["analysis_reused"]:   # what computing the loaded analysis.npz took
+                computed = analysis_timing(run_dir / ANALYSIS_FILE)
+                if computed:
+                    block["computed"] = {f"{k}_s": v for k, v in computed.items()}
             for k in ("rollouts", "fixed_points", "fp_tracking", "input_drive", "manifold",
                       "timescales", "geometry", "flow_field", "drift_control", "probe_maps",
                       "policy_maps", "save_analysis", "evaluate_claims"):
