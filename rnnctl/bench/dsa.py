@@ -216,7 +216,8 @@ def run_bench(args) -> dict:
               "hidden": args.hidden, "episodes": args.episodes, "steps": args.steps,
               "n_delays": args.n_delays, "rank": args.rank, "n_starts": args.n_starts,
               "n_explore_steps": max(args.n_steps // 3, 1), "n_keep": 2,
-              "n_steps": args.n_steps, "metric": args.metric}
+              "n_steps": args.n_steps, "metric": args.metric,
+              "xla_flags": os.environ.get("XLA_FLAGS", "")}
     say(f"{n} systems ({n_pairs} pairs), E×T×H = {args.episodes}×{args.steps}×{args.hidden}, "
         f"d={args.n_delays}, r={args.rank}, {args.n_starts} starts × "
         f"{result['n_explore_steps']} steps, best 2 × {args.n_steps} more, {args.metric}, "
