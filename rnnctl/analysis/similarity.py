@@ -209,31 +209,6 @@ def _starts(a: jax.Array, b: jax.Array, key: jax.Array, n_starts: int) -> jax.Ar
     return c0.at[0].set(jnp.eye(r, dtype=a.dtype))
 
 
-def _loss_and_grad(w: jax.Array, a: jax.Array, b: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """‖A − Q B Qᵀ‖²_F at Q = cay(K), K = w − wᵀ, and its gradient in w, written out.
-
-    The optimiser's loss ‖A₀ − C₀ Q B Qᵀ C₀ᵀ‖² from a start C₀ equals this one with
-    A = C₀ᵀ A₀ C₀ (C₀ orthogonal), fixed per start. With P = (I + K)⁻¹, Q = 2P − I and
-    R = A − Q B Qᵀ, the gradient in Q is G = −2 (R Q Bᵀ + Rᵀ Q B), in K (dQ = −2 P dK P)
-    G_K = −2 Pᵀ G Pᵀ, and in w G_K − G_Kᵀ: what autodiff of the loss gives, in seven
-    matrix products and one inverse.
-
-    Args:
-      w: [r, r] unconstrained parameters.
-      a, b: [r, r] operators.
-    Returns:
-      (loss [], gradient [r, r]).
-    """
-    eye = jnp.eye(w.shape[-1], dtype=w.dtype)
-    p = jnp.linalg.inv(eye + (w - w.T))
-    q = 2.0 * p - eye
-    qb = q @ b
-    res = a - qb @ q.T
-    g_q = -2.0 * (res @ (q @ b.T) + res.T @ qb)
-    g_k = -2.0 * (p.T @ g_q @ p.T)
-    return jnp.sum(res * res), g_k - g_k.T
-
-
 def _pair_distance(a, b, key, n_starts: int, n_explore: int, n_keep: int, n_steps: int,
                    learning_rate: float, metric: str):
     """The distance of one pair (module docstring, 3): every start for `n_explore` Adam
@@ -244,22 +219,25 @@ def _pair_distance(a, b, key, n_starts: int, n_explore: int, n_keep: int, n_step
         b = b / jnp.maximum(jnp.linalg.norm(b), 1e-30)
     c0 = _starts(a, b, key, n_starts)
 
+    def loss(w, c_start):
+        c = c_start @ _cayley(w - w.T)
+        d = a - c @ b @ c.T
+        return jnp.sum(d * d)
+
     def run(c_start, steps: int):
         """Adam on K = w − wᵀ from C = c_start: (lowest loss, C at the end)."""
         opt = optax.adam(optax.cosine_decay_schedule(learning_rate, max(steps, 1), alpha=0.1))
         w = jnp.zeros((r, r), a.dtype)
-        a_start = c_start.T @ a @ c_start      # ‖A − C₀ Q B Qᵀ C₀ᵀ‖ = ‖A' − Q B Qᵀ‖
 
         def step(carry, _):
             w, state, best = carry
-            val, g = _loss_and_grad(w, a_start, b)
+            val, g = jax.value_and_grad(loss)(w, c_start)
             best = jnp.minimum(best, val)
             upd, state = opt.update(g, state, w)
             return (optax.apply_updates(w, upd), state, best), None
 
         (w, _, best), _ = jax.lax.scan(step, (w, opt.init(w), jnp.inf), None, steps)
-        return (jnp.minimum(best, _loss_and_grad(w, a_start, b)[0]),
-                c_start @ _cayley(w - w.T))
+        return jnp.minimum(best, loss(w, c_start)), c_start @ _cayley(w - w.T)
 
     best, c_end = jax.vmap(lambda c: run(c, n_explore))(c0)
     sq = jnp.min(best)
