@@ -49,6 +49,8 @@ def test_dynamics_writes_distances_embeddings_summary_and_figure(tmp_path):
         pair = s["between_settings_last"]["FO vs PO"]
         assert pair["between"]["n"] == 2 and len(pair["between"]["ci95"]) == 2
     assert (out / "dynamics.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    report = (out / "report.md").read_text()
+    assert "| FO | " in report and "| FO vs PO | DSA |" in report and "dynamics.png" in report
     assert not (run / "dynamics").exists()            # nothing written into the run
 
 

@@ -30,7 +30,8 @@ the runs hold several cells) and its observation variant (when there are several
     against the mean of their two within-setting distances (paired over seeds).
 
 Writes dynamics.npz (distance matrices [N, N], embeddings [A, C, 2], updates, agent
-labels and settings), summary.json and dynamics.png to --out. Reads only the runs' config
+labels and settings), summary.json, report.md (its numbers as tables) and dynamics.png to
+--out. Reads only the runs' config
 and checkpoints; nothing in a run directory changes unless --out points into it.
 """
 from __future__ import annotations
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "a third of that first)")
     p.add_argument("--seed", type=int, default=0, help="key of the episodes (default 0)")
     p.add_argument("--title", default=None, help="figure title (default: names the runs)")
+    p.add_argument("--caption", default=None, help="a paragraph for report.md (optional)")
     return p
 
 
@@ -187,6 +189,58 @@ def summarise(d: np.ndarray, settings: list[str], seeds: list[int], n_ckpt: int)
     return out
 
 
+def _fmt(c: dict, nd: int = 3) -> str:
+    """mean [low, high] of a `_ci` entry."""
+    lo, hi = c["ci95"]
+    return f"{c['mean']:.{nd}f} [{lo:.{nd}f}, {hi:.{nd}f}]"
+
+
+def report(summary: dict, caption: str = "") -> str:
+    """report.md of a map: its settings and the summary's numbers as tables."""
+    u = summary["updates"]
+    d = summary["dsa"]
+    lines = [f"# Dynamics map: {', '.join(summary['runs'])}", "",
+             f"{summary['systems']} systems: {len(summary['agents'])} agents × {len(u)} "
+             f"checkpoints (updates {', '.join(map(str, u))}), each rolled out on the same "
+             f"{summary['episodes']} episodes of {summary['steps']} steps; cell states as "
+             "recorded (LSTM: [c, h]). DSA: "
+             f"{d['n_delays']} delays, rank {d['rank']}, {d['n_starts']} starts, "
+             f"{d['metric']} (min over orthogonal C of ‖A − C B Cᵀ‖_F); geometry: angular "
+             "Procrustes distance of the states (radians). Means with Student-t 95 % "
+             "intervals over seeds (docs/methods.md §8)."]
+    if caption:
+        lines += ["", caption]
+    lines += ["", f"**Between seeds** (each agent's mean distance to the other seeds of "
+              f"its setting), update {u[0]} → {u[-1]}:", "",
+              "| setting | DSA, update " + f"{u[0]} | DSA, update {u[-1]} | "
+              f"Procrustes, update {u[0]} | Procrustes, update {u[-1]} | seeds |",
+              "|---|---|---|---|---|---|"]
+    for g in summary["settings"]:
+        a, b = summary["DSA"], summary["Procrustes"]
+        lines.append(f"| {g} | {_fmt(a['between_seeds_first'][g])} | "
+                     f"{_fmt(a['between_seeds_last'][g])} | "
+                     f"{_fmt(b['between_seeds_first'][g])} | "
+                     f"{_fmt(b['between_seeds_last'][g])} | "
+                     f"{a['between_seeds_last'][g]['n']} |")
+    pairs = summary["DSA"]["between_settings_last"]
+    if pairs:
+        lines += ["", f"**Between settings at update {u[-1]}** (per seed, the distance "
+                  "between its two agents against the mean of their between-seed "
+                  "distances; paired over seeds):", "",
+                  "| settings | distance | between | within | between − within | seeds |",
+                  "|---|---|---|---|---|---|"]
+        for pair in pairs:
+            for name in ("DSA", "Procrustes"):
+                p = summary[name]["between_settings_last"][pair]
+                lines.append(f"| {pair} | {name} | {_fmt(p['between'])} | "
+                             f"{_fmt(p['within'])} | {_fmt(p['between_minus_within'])} | "
+                             f"{p['between']['n']} |")
+    sec = summary["seconds"]
+    lines += ["", f"Rollouts {sec['rollouts']:.0f} s, DSA {sec['dsa']:.0f} s, Procrustes "
+              f"{sec['procrustes']:.0f} s.", "", "![dynamics map](dynamics.png)", ""]
+    return "\n".join(lines)
+
+
 def compute(args) -> dict:
     """Rollouts, distances, embeddings, summary and figure for parsed `args`; the summary.
 
@@ -251,6 +305,8 @@ def compute(args) -> dict:
         "embedding_procrustes": emb["Procrustes (state geometry)"],
         "agents": np.array(labels), "settings": np.array(settings)})
     runs.write_json(out_dir / "summary.json", summary)
+    text = report(summary, args.caption or "")
+    runs.atomic_write(out_dir / "report.md", lambda f: f.write(text.encode()))
     from rnnctl import plotting  # matplotlib only when drawing
     names = ", ".join(p.name for p in args.runs)
     title = args.title or f"{names}: {n_agents} agents × {n_ckpt} checkpoints"
