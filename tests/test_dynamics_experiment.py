@@ -90,3 +90,22 @@ def test_input_drive_reports_every_setting_and_update(tmp_path):
         assert len(r["aligned_slowest"]["mean"]) == 2
         a = np.array(r["aligned_top5"]["mean"], float)
         assert np.all((a[np.isfinite(a)] >= 0) & (a[np.isfinite(a)] <= 1 + 1e-5))
+
+
+def test_bench_dsa_entry_point_is_the_module_and_writes_its_json(tmp_path):
+    """A tiny benchmark: measured times, all distances finite, provenance recorded; the
+    reference part is skipped here (no pairs asked)."""
+    import importlib
+
+    from experiments import bench_dsa
+    assert bench_dsa is importlib.import_module("rnnctl.bench.dsa")
+    out = tmp_path / "dsa.json"
+    assert bench_dsa.main(["--systems", "3", "--hidden", "4", "--episodes", "1", "--steps",
+                           "20", "--n-delays", "2", "--rank", "3", "--n-starts", "2",
+                           "--n-steps", "6", "--reference-pairs", "0",
+                           "--out", str(out)]) == 0
+    saved = json.loads(out.read_text())
+    assert saved["pairs"] == 3 and saved["all_finite"] and saved["total_s"] > 0
+    assert saved["total_cpu_s"] > 0 and "reference" not in saved
+    for key in ("commit", "versions", "machine", "load_average"):
+        assert key in saved["provenance"]
