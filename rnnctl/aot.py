@@ -27,7 +27,6 @@ import functools
 import hashlib
 import json
 import pickle
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
@@ -56,13 +55,8 @@ def _source_hash() -> str:
 
 
 def _versions() -> dict:
-    out = {}
-    for name in _PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
+    from rnnctl.provenance import package_versions
+    return package_versions(_PACKAGES)
 
 
 def _serialization_available() -> bool:

@@ -205,8 +205,7 @@ def cell(params: Params, h: jax.Array, x: jax.Array) -> jax.Array:
 #
 # Why: XLA on CPU folds the transpose of `h @ W_h.T` into the dot, and the batched dot
 # that contracts W_h's minor axis runs at about half the speed of one whose right operand
-# is laid out [in, out] (measured: 32 vs 16 µs per step for 10 agents × 4 sequences,
-# H = 64). `loop_weights` lays W_h out once, before the loop, behind an
+# is laid out [in, out]. `loop_weights` lays W_h out once, before the loop, behind an
 # optimization_barrier that keeps XLA from folding it back. And autodiff of a scanned cell
 # accumulates dW_h, dW_x and db inside the backward loop, one small matmul each per step;
 # `sequence`'s backward pass carries only ∂/∂s through the loop and forms the weight
@@ -389,7 +388,7 @@ def distribution(mean: jax.Array, log_std: jax.Array | None) -> distrax.Distribu
     """The action distribution from `policy`'s output: a Gaussian with state-independent
     std (diagonal over D > 1 dimensions), or a categorical over logits (log_std None)."""
     # Imported here, not with this module: distrax (TensorFlow Probability's JAX
-    # substrate) takes ~1.4 s to import, and a warm start that loads its exported
+    # substrate) is slow to import, and a warm start that loads its exported
     # training programs (`rnnctl.aot`) never traces this function.
     import distrax
     if log_std is None:

@@ -303,11 +303,14 @@ def analyse_task_run(run_dir, *, progress: bool = True, options=None) -> dict:
     run_dir = Path(run_dir)
     read_run_meta(run_dir)
     with lock_run(run_dir):
+        from rnnctl.provenance import provenance
+        prov = provenance()
         run = load_run(run_dir)
         res = compute_task_analysis(run, options, progress=progress,
                                     parts_dir=run_dir / PARTS_DIR)
         write_npz(run_dir / TASK_ANALYSIS_FILE, res)
         summary = summarise(run, res)
+        summary["provenance"] = prov
         (run_dir / "figures").mkdir(exist_ok=True)
         from rnnctl.plotting.task import task_overview
         task_overview(summary, res, path=run_dir / "figures" / "overview.png")

@@ -1,6 +1,4 @@
 """Flow fields of maps we wrote down, and a slow point whose place and speed are known."""
-import rnnctl  # noqa: F401  (safe XLA flags before jax starts)
-
 import jax
 import jax.numpy as jnp
 import numpy as np

@@ -1,6 +1,4 @@
 """The linear system at an expansion point: Taylor error O(ε²), closed forms, modes we chose."""
-import rnnctl  # noqa: F401  (safe XLA flags before jax starts)
-
 import jax
 import jax.numpy as jnp
 import numpy as np

@@ -1,6 +1,4 @@
 """DSA and state-geometry distances on linear systems whose answers we know."""
-import rnnctl  # noqa: F401  (safe XLA flags before jax starts)
-
 import jax
 import jax.numpy as jnp
 import numpy as np

@@ -13,6 +13,7 @@ def test_tiny_atlas_end_to_end(tmp_path, capsys):
     assert rc == 0
     summary = json.loads((out / "summary.json").read_text())
     conds = summary["conditions"]
+    assert summary["provenance"]["versions"]["gymnax"] and summary["provenance"]["machine"]
     assert [(c["rnn_init"], c["encoding"]) for c in conds] == [("torch_uniform", "angle"),
                                                                ("normal", "angle")]
     for c in conds:

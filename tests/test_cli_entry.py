@@ -58,3 +58,30 @@ def test_every_command_has_help_under_both_names(name):
                       (["-m", f"experiments.{name}"], f"python -m experiments.{name}")):
         res = _run(*cmd, "--help")
         assert res.returncode == 0 and f"usage: {prog}" in res.stdout, (cmd, res.stderr[-500:])
+
+
+#: The checkout's other entry points: experiments/X.py -> the rnnctl module that holds it.
+TOOLS = {"bench_train": "rnnctl.bench.train", "bench_scaling": "rnnctl.bench.scaling",
+         "bench_devices": "rnnctl.bench.devices", "bench_analysis": "rnnctl.bench.analysis",
+         "mp_smoke": "rnnctl.bench.mp_smoke", "docs": "rnnctl.cli.docs",
+         "compare_tau": "rnnctl.cli.compare_tau", "fp_locations": "rnnctl.cli.fp_locations"}
+
+
+@pytest.mark.parametrize("name", sorted(TOOLS))
+def test_every_experiments_tool_runs_from_its_rnnctl_module(name):
+    """`python -m experiments.X --help` works, and the file holds no code of its own: in
+    a fresh process, importing it gives the rnnctl module itself."""
+    res = _run("-m", f"experiments.{name}", "--help")
+    assert res.returncode == 0 and f"usage: python -m experiments.{name}" in res.stdout, \
+        res.stderr[-500:]
+    res = _run("-c", f"import importlib, experiments.{name} as e, {TOOLS[name]} as m; "
+                     f"assert e is m, e; print('ok')")
+    assert res.returncode == 0 and res.stdout.strip() == "ok", res.stderr[-500:]
+
+
+def test_the_experiments_files_are_thin():
+    for path in (ROOT / "experiments").glob("*.py"):
+        if path.stem in TOOLS or path.stem in cli.COMMANDS or path.stem == "bench_compare":
+            code = [ln for ln in path.read_text().split('"""', 2)[-1].splitlines()
+                    if ln.strip() and not ln.lstrip().startswith("#")]
+            assert len(code) <= 10, (path.name, code)

@@ -1,7 +1,5 @@
 """Continuation of fixed points across checkpoints (`continue_fixed_points`, and the paper
 stage `fixed_points_continued_agent`) on networks whose fixed points are known."""
-import rnnctl  # noqa: F401  (safe XLA flags before jax starts)
-
 import dataclasses
 
 import jax

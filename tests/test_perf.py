@@ -88,6 +88,9 @@ def test_scaling_benchmark_runs_at_a_tiny_size(tmp_path):
     assert res.returncode == 0, res.stderr
     data = json.loads(out.read_text())
     assert [r["agents"] for r in data["rows"]] == [2]
+    from rnnctl.provenance import MACHINE_KEYS, REQUIRED_KEYS
+    assert set(REQUIRED_KEYS) <= set(data["provenance"])
+    assert set(MACHINE_KEYS) <= set(data["provenance"]["machine"])
     for r in data["rows"]:
         assert r["env_steps"] == r["agents"] * 3 * 256 and r["env_steps_per_s"] > 0
         assert r["peak_rss_mb"] > 0

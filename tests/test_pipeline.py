@@ -61,13 +61,17 @@ def _strict_json(text):
 
 
 def _without_timing(summary):
-    return {k: v for k, v in summary.items() if k != "timing"}
+    """What two analyses of the same run share (not their times, load or machine)."""
+    return {k: v for k, v in summary.items() if k not in ("timing", "provenance")}
 
 
 def test_writes_every_file(analysed):
     path, summary = analysed
     for name in (paper.ANALYSIS_FILE, paper.SUMMARY_FILE, paper.REPORT_FILE):
         assert (path / name).is_file(), name
+    from rnnctl.provenance import REQUIRED_KEYS
+    assert set(REQUIRED_KEYS) <= set(summary["provenance"])
+    assert summary["provenance"]["versions"]["jax"] and summary["provenance"]["machine"]["cores"]
     for name in paper.FIGURE_FILES.values():
         png = path / paper.FIGURES_DIR / name
         assert png.read_bytes()[:8] == PNG_SIGNATURE, name
@@ -149,6 +153,64 @@ def test_analysis_npz_holds_what_figures_need(analysed, tmp_path):
     paths = paper.draw_figures(paper.load_analysis(path), run, tmp_path / "figs")
     assert sorted(p.name for p in paths.values()) == sorted(paper.FIGURE_FILES.values())
     assert all(p.stat().st_size > 5_000 for p in paths.values())
+
+
+def test_input_drive_and_flow_fields_in_analysis_and_summary(analysed):
+    """The drive at the tracked point equals `input_drive_at` recomputed from the saved
+    point and the run's parameters; alignment lies in [0, 1]; the summary and report carry
+    it; flow fields and slow points have their documented shapes."""
+    from rnnctl import envs
+    path, summary = analysed
+    res = paper.load_analysis(path)
+    k, n_s, g = QUICK_OPTIONS.tau_top, len(res.stages), QUICK_OPTIONS.flow_grid
+    assert res.drive_fp.shape == res.drive_traj_aligned.shape == (4, 4, k)
+    assert res.drive_fp_gain.shape == (4, 4)
+    assert int(res.drive_steps) == QUICK_OPTIONS.episodes * (200 // QUICK_OPTIONS.drive_stride)
+    for a in (res.drive_fp_aligned, res.drive_traj_aligned):
+        fin = a[np.isfinite(a)]
+        assert fin.size and np.all((fin >= 0) & (fin <= 1 + 1e-5))
+    # agent 1 (PO), last checkpoint: recompute by hand from the tracked point
+    run = runs.load_run(path)
+    a, c = 1, -1
+    assert res.agent_obs[a] == "po" and np.isfinite(res.track_s_path[a, c]).all()
+    params = jax.tree.map(lambda v: jnp.asarray(v[a, int(res.updates[c])]),
+                          run.stacked_params())
+    mask = envs.obs_mask("po", run.config.encoding)
+    x_goal = analysis.goal_input("po", run.config.encoding)
+    want = analysis.input_drive_at(params, jnp.asarray(res.track_s_path[a, c])[None],
+                                   jnp.asarray(x_goal, jnp.float32)[None], mask, k)
+    np.testing.assert_allclose(res.drive_fp[a, c], np.asarray(want.drive[0]), rtol=1e-4)
+    np.testing.assert_allclose(res.drive_fp_aligned[a, c], np.asarray(want.aligned[0]),
+                               rtol=1e-4)
+    assert res.fp_slow.shape == res.fp_valid.shape and not (res.fp_slow & res.fp_valid).any()
+    assert res.stage_flow_speed.shape == (4, n_s, g, g)
+    assert res.stage_flow.shape == res.stage_flow_coords.shape == (4, n_s, g, g, 2)
+    assert np.all(res.stage_flow_speed[np.isfinite(res.stage_flow_speed)] >= 0)
+    d = summary["input_drive"]
+    assert d["updates"] == [0, 3] and set(d["settings"]) == {"fo", "po"}
+    r = d["settings"]["po"]["fp_aligned_slowest"]
+    np.testing.assert_allclose(r["last"]["mean"], np.nanmean(
+        res.drive_fp_aligned[res.agents_of("po"), -1, 0]), rtol=1e-6)
+    assert "fp_aligned_slowest" in d["fo_vs_po_last"]
+    report = (path / paper.REPORT_FILE).read_text()
+    assert "does training align the slow modes" in report and "fig_flow_field.png" in report
+
+
+def test_an_analysis_of_the_previous_format_is_refused(analysed, tmp_path):
+    path, _ = analysed
+    arrays = runs.read_npz(path / paper.ANALYSIS_FILE)
+    arrays["results_format_version"] = np.asarray(paper_results.RESULTS_FORMAT_VERSION - 1)
+    for name in ("drive_fp", "fp_slow", "stage_flow"):           # as version 5 wrote it
+        arrays.pop(name)
+    runs.write_npz(tmp_path / "old.npz", arrays)
+    with pytest.raises(runs.RunError, match="analysis format version 5.*re-run"):
+        paper.AnalysisResults.load(tmp_path / "old.npz")
+    # the current version round-trips every field
+    res = paper.load_analysis(path)
+    res.save(tmp_path / "new.npz")
+    back = paper.AnalysisResults.load(tmp_path / "new.npz").to_arrays()
+    for name, v in res.to_arrays().items():
+        np.testing.assert_array_equal(back[name], v, err_msg=name)
 
 
 def test_rerun_gives_the_same_summary(analysed):

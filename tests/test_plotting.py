@@ -222,6 +222,37 @@ def test_fig_flow_field(tmp_path):
         plotting.fig_flow_field(coords, speed, flow[..., :1])
 
 
+def test_fig_flow_stages_and_input_drive(tmp_path):
+    u, v = np.meshgrid(np.linspace(-1, 1, 8), np.linspace(-2, 2, 8), indexing="ij")
+    coords = np.stack([np.stack([u, v], -1)] * 2)                  # [2, 8, 8, 2]
+    flow = np.stack([np.stack([-u, 0.5 * v], -1), np.stack([-u, -v], -1)])
+    speed = 0.5 * (flow ** 2).sum(-1)
+    path = tmp_path / "stages.png"
+    fig = plotting.fig_flow_stages(
+        [0, 10], coords, speed, flow, trajectories=[np.zeros((2, 5, 2))] * 2,
+        fixed_points=[np.zeros((1, 2)), np.zeros((0, 2))], stable=[[False], []],
+        slow_points=[np.zeros((0, 2)), [[0.3, -1.0]]], label="PO seed 0", q_max=1e-4,
+        path=path)
+    assert len(fig.axes) == 3                                      # 2 panels + colour bar
+    _check_png(path)
+    with pytest.raises(ValueError, match="one entry per stage"):
+        plotting.fig_flow_stages([0], coords, speed, flow)
+    with pytest.raises(ValueError, match="trajectories"):
+        plotting.fig_flow_stages([0, 10], coords, speed, flow, trajectories=[None])
+    x = np.arange(5)
+    c = (np.linspace(0, 1, 5), np.linspace(0, 1, 5) - 0.1, np.linspace(0, 1, 5) + 0.1)
+    fig = plotting.fig_input_drive(x, [{"title": "a", "ylabel": "y", "curves": {"FO": c,
+                                                                            "PO top-5": c}},
+                                       {"title": "b", "ylabel": "y", "log": True,
+                                        "curves": {"PO": c}}], title="t",
+                                   path=tmp_path / "drive.png")
+    assert len(fig.axes) == 2
+    _check_png(tmp_path / "drive.png")
+    with pytest.raises(ValueError, match="curve 'FO'"):
+        plotting.fig_input_drive(x, [{"title": "a", "ylabel": "y",
+                                      "curves": {"FO": (c[0][:3], c[1], c[2])}}])
+
+
 def test_fig_similarity_maps(tmp_path):
     rng = np.random.default_rng(0)
     emb = {"DSA": rng.normal(size=(4, 3, 2)), "Procrustes": rng.normal(size=(4, 3, 2))}

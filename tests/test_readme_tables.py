@@ -1,13 +1,15 @@
-"""The results tables of README.md and docs/results.md are the ones the committed
-summary.json files generate (python -m experiments.docs): a number or verdict edited by
-hand in a table or in its JSON makes this fail."""
+"""The results and performance tables of README.md and docs/ are the ones the committed
+summary.json and benchmark JSON files generate (python -m experiments.docs): a number or
+verdict edited by hand in a table or in its JSON makes this fail."""
 import json
 from pathlib import Path
 
 import pytest
 
 from experiments import docs
-from rnnctl.paper.tables import MARKERS, replace_between
+from rnnctl.paper.tables import replace_between
+
+MARKERS = docs.MARKERS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,6 +31,19 @@ def test_a_hand_edited_number_is_caught(tmp_path):
     atlas["conditions"][0]["claims_v2"][1]["effect"] = 123.0
     assert atlas_table(atlas) != before
     assert replace_between("a<s>x<e>b", "<s>", "<e>", "y") == "a<s>\ny\n<e>b"
+
+
+def test_a_changed_benchmark_json_changes_its_tables():
+    train = json.loads((ROOT / "figures" / "bench" / "train.json").read_text())
+    from rnnctl.bench import tables as T
+    before = (T.readme_table(train), T.training_table(train))
+    train["sb3_recurrent_ppo"]["env_steps_per_s"] *= 2
+    after = (T.readme_table(train), T.training_table(train))
+    assert before[0] != after[0] and before[1] != after[1]
+
+
+def test_readme_stays_a_first_page():
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 220
 
 
 def test_atlas_summary_records_seeds_budgets_rule_versions_and_curves():

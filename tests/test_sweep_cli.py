@@ -141,7 +141,7 @@ def test_help_documents_every_flag():
 
 
 def _strip_timing(summary: dict) -> dict:
-    return {k: v for k, v in summary.items() if k not in ("timing", "run")}
+    return {k: v for k, v in summary.items() if k not in ("timing", "run", "provenance")}
 
 
 def test_quick_sweep_end_to_end(tmp_path):

@@ -25,6 +25,7 @@ def test_sweep_on_another_task_writes_the_task_report(tmp_path):
     assert "| fo | 2 |" in res.stdout and "claims" not in res.stdout
     s = json.loads((out / "summary.json").read_text())
     assert s["kind"] == "task" and s["task"] == "BernoulliBandit-misc" and s["cell"] == "rnn"
+    assert s["provenance"]["versions"]["distrax"] and s["provenance"]["machine"]["cpu"]
     assert s["action"] == ["discrete", 2] and s["updates"] == [0, 1, 2, 3]
     e = s["settings"][0]
     assert e["obs"] == "fo" and e["n_agents"] == 2

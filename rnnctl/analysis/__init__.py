@@ -12,7 +12,8 @@ checkpoint and under `jax.vmap` over checkpoints and agents:
 
 Paper figure ↔ module: rollouts (all figures) `rnnctl.rollout`; Fig 1b `policy`;
 Fig 1c `geometry`, `fixed_points`; Fig 1d `dynamics`; Fig 1e `linearize` (τ along rollouts)
-and `linear_system` (the function `linearize`: J_rec, J_inp, modes and their input drive).
+and `linear_system` (the function `linearize`: J_rec, J_inp, modes and their input drive),
+`input_drive` (the observed input's drive of the slowest stable modes).
 
 Importing this package loads jax, optax and flax only; `rollout` (which needs the
 environment, gymnax) loads on first use.
@@ -34,6 +35,8 @@ from rnnctl.analysis.linearize import (Timescales, cell_jacobians, eigvals_host,
 # After the `linearize` module: the package attribute `analysis.linearize` is the function
 # (the module stays importable as `rnnctl.analysis.linearize`).
 from rnnctl.analysis.linear_system import Linearization, linearize, linearize_agents
+from rnnctl.analysis.input_drive import (InputDrive, input_drive, input_drive_along,
+                                         input_drive_at, step_points)
 from rnnctl.analysis.policy import PolicyMap, boundary_contrast, policy_map, sharpness
 from rnnctl.analysis.probe import (ProbeHistories, near_zero_fraction, probe_histories,
                                    probe_torque, upright_contrast)
@@ -57,6 +60,8 @@ __all__ = [
     "timescales", "integration_timescales", "timescales_from_eigvals", "Timescales",
     "recurrent_jacobians", "cell_jacobians", "mean_ci", "eigvals_host", "timescales_host",
     "Linearization", "linearize", "linearize_agents",
+    # input drive of the slowest modes (at fixed points and along trajectories)
+    "InputDrive", "input_drive", "input_drive_at", "input_drive_along", "step_points",
     # flow fields (slow points: FixedPoints.slow_points)
     "FlowField", "Plane", "flow_field", "pca_plane", "plane_grid",
     # geometry
@@ -82,7 +87,7 @@ _LAZY = {"Rollout", "rollout", "goal_input", "hanging_input", "constant_input",
 
 
 def __getattr__(name):
-    # The rollout needs gymnax (~1.5 s to import); load it only when asked for.
+    # The rollout needs gymnax, which is slow to import; load it only when asked for.
     if name in _LAZY:
         from rnnctl import rollout as _rollout_module
         return getattr(_rollout_module, name)

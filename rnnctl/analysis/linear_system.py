@@ -122,11 +122,16 @@ def linearize(cell: Callable[[jax.Array, jax.Array], jax.Array], h_e: jax.typing
              & jnp.all(jnp.isfinite(j_rec)) & jnp.all(jnp.isfinite(j_inp)))
     # A non-finite matrix is swapped for the identity before LAPACK (which would return
     # NaN anyway, more slowly), and its modes reported as NaN below.
-    lam, right = jnp.linalg.eig(jnp.where(valid, j_rec, jnp.eye(h_e.shape[0], dtype=j_rec.dtype)))
+    lam, vl, right = jax.lax.linalg.eig(
+        jnp.where(valid, j_rec, jnp.eye(h_e.shape[0], dtype=j_rec.dtype)),
+        compute_left_eigenvectors=True, compute_right_eigenvectors=True)
     order = jnp.argsort(-jnp.abs(lam), stable=True)
-    lam, right = lam[order], right[:, order]
-    # Rows of R⁻¹ are the left eigenvectors with l_iᵀ r_j = δ_ij (dual basis).
-    left = jnp.linalg.inv(right).T
+    lam, vl, right = lam[order], vl[:, order], right[:, order]
+    # LAPACK's left eigenvectors u_i satisfy u_iᴴ J = λ_i u_iᴴ, so l_i = conj(u_i), scaled
+    # so that l_iᵀ r_i = 1: for distinct eigenvalues these are the rows of R⁻¹ (the dual
+    # basis, l_iᵀ r_j = δ_ij), without a complex inverse (which costs more than geev).
+    left = jnp.conj(vl)
+    left = left / jnp.sum(left * right, axis=0, keepdims=True)
     drive = jnp.linalg.norm(left.T @ j_inp.astype(left.dtype), axis=-1)
     tau = 1.0 / jnp.abs(jnp.log(jnp.abs(lam)))
     nan = jnp.nan

@@ -32,8 +32,8 @@ def prepare() -> None:
 
     Adds rnnctl's safe CPU flags to XLA_FLAGS (`rnnctl._xla`; a value the user set wins)
     and lets seaborn and matplotlib.pyplot, which gymnax imports only to render two
-    environments, load on first use (`rnnctl.cli._lazy`): ~2.5 s of every start on a
-    2-core CPU.
+    environments, load on first use (`rnnctl.cli._lazy`): seconds of every start on a
+    small CPU.
     """
     from rnnctl._xla import apply_safe_xla_flags
     from rnnctl.cli._lazy import defer_imports
@@ -80,8 +80,8 @@ def run(name: str, argv: list[str] | None = None, prog: str | None = None):
         sys.stderr.flush()
         os._exit(130)
     # Skip the interpreter's final garbage collections: they walk every object that jax
-    # and XLA made (0.9 s of a 30 s sweep on a 2-core CPU). Every file is written and
-    # closed by now; atexit handlers still run.
+    # and XLA made, a noticeable part of a short sweep. Every file is written and closed
+    # by now; atexit handlers still run.
     gc.freeze()
     sys.exit(code)
 

@@ -32,8 +32,8 @@ def defer_imports(names: tuple[str, ...]) -> None:
 
     gymnax imports every environment it has, and two of them (Pong, Catch) import
     seaborn (which imports scipy.stats and pandas) and matplotlib.pyplot at module level,
-    for rendering only: ~4 s of every process that imports `rnnctl.envs`, on a 2-core CPU.
-    Deferred, they cost nothing until something uses them, and then load as usual.
+    for rendering only, seconds of every process that imports `rnnctl.envs` on a small
+    CPU. Deferred, they cost nothing until something uses them, and then load as usual.
     """
     for name in names:
         parent, _, child = name.rpartition(".")

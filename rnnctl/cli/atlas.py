@@ -198,7 +198,8 @@ def _cell(cl: dict) -> str:
             f"[{_fmt(ci[0])}, {_fmt(ci[1])}], p {_fmt(cl['p_value'], 2)}")
 
 
-def write_outputs(conditions: list[dict], args, timing: dict, options) -> Path:
+def write_outputs(conditions: list[dict], args, timing: dict, options,
+                  provenance: dict | None) -> Path:
     from rnnctl import plotting
     from rnnctl.runs import atomic_write, write_json
     dest = Path(args.figures or args.out)
@@ -222,7 +223,8 @@ def write_outputs(conditions: list[dict], args, timing: dict, options) -> Path:
                "rule_versions": ["v1", "v2"] if has_v2 else ["v1"],
                "conditions": conditions, "timing": timing,
                "analysis_options": options.to_dict(),
-               "runs": [str(p) for _, _, p in condition_runs(args)]}
+               "runs": [str(p) for _, _, p in condition_runs(args)],
+               "provenance": provenance}
     write_json(dest / "summary.json", summary)
     cols = [_cond_name(c, multi) for c in conditions]
     lines = ["# The atlas: when does each claim hold?", "",
@@ -338,7 +340,8 @@ def redraw(args) -> int:
     args.budgets = saved.get("budgets") or [saved["updates"]]
     args.updates = args.budgets[0]
     write_outputs(saved["conditions"], args, saved["timing"],
-                  AnalysisOptions.from_dict(saved["analysis_options"]))
+                  AnalysisOptions.from_dict(saved["analysis_options"]),
+                  saved.get("provenance"))       # that of the run that computed it
     print(f"[atlas] redrew {dest / 'atlas.png'} and {dest / 'report.md'}")
     return 0
 
@@ -356,7 +359,9 @@ def main(argv=None) -> int:
     if not enable_cache(PROG):
         return 2
     from rnnctl.paper import PipelineError, analyse_run
+    from rnnctl.provenance import provenance
     from rnnctl.runs import RunError
+    prov = provenance()
     options = analysis_options(args)
     timing: dict[str, float] = {}
     summaries = {}
@@ -382,7 +387,7 @@ def main(argv=None) -> int:
         return 1
     timing["total (s)"] = time.perf_counter() - t_all
     conditions = collect(summaries)
-    dest = write_outputs(conditions, args, timing, options)
+    dest = write_outputs(conditions, args, timing, options, prov)
     for c in conditions:
         print(f"[atlas] {c['rnn_init']}, {c['encoding']}, {c['updates']} updates: "
               + "; ".join(f"{v} " + " ".join(

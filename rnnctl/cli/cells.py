@@ -127,6 +127,8 @@ def main(argv=None) -> int:
     from rnnctl.runs import RunError, RunLocked, atomic_write, write_json
     if not enable_cache(PROG):
         return 2
+    from rnnctl.provenance import provenance
+    prov = provenance()
     summaries = {}
     try:
         for cell in args.cells:
@@ -141,7 +143,8 @@ def main(argv=None) -> int:
     fig_dir = Path(args.figures or args.out)
     fig_dir.mkdir(parents=True, exist_ok=True)
     write_json(fig_dir / "summary.json", {"task": args.task, "obs": args.obs,
-                                          "seeds": args.seeds, "cells": comp})
+                                          "seeds": args.seeds, "cells": comp,
+                                          "provenance": prov})
     text = report(comp, args)
     atomic_write(fig_dir / "report.md", lambda f: f.write(text.encode()))
     from rnnctl.plotting.task import cells_figure

@@ -68,7 +68,8 @@ def main(argv=None) -> int:
     except (RunError, OSError) as e:
         print(f"{PROG}: {e}", file=sys.stderr)
         return 1
-    out = {"run": str(run_dir), "alpha": ctx.options.alpha}
+    from rnnctl.provenance import provenance
+    out = {"run": str(run_dir), "alpha": ctx.options.alpha, "provenance": provenance()}
     real = {v: [c.holds for c in fn(ctx)] for v, fn in (("v1", evaluate_claims),
                                                        ("v2", evaluate_claims_v2))}
     out["real"] = real

@@ -3,9 +3,11 @@
 Per agent (a Python loop) and checkpoint (vmapped over all checkpoints of the agent, one compiled
 program per shape and options): deterministic rollouts; fixed points at the goal input x*
 (`analysis.goal_input`; by continuation across checkpoints unless `fp_continue` is 0), their
-θ, tracking of the stable (target θ = 0) and the unstable (target θ = π) fixed point;
-integration timescales (eigenvalues on the host, `analysis.timescales_host`, in background
-threads while the device computes the agent's other stages); PCA and ring score; policy
+θ, tracking of the stable (target θ = 0) and the unstable (target θ = π) fixed point,
+slow points; the input drive of the slowest modes at the tracked stable point and along
+the rollouts; flow fields at the figure stages; integration timescales (eigenvalues on the
+host, `analysis.timescales_host`, in background threads while the device computes the
+agent's other stages); PCA and ring score; policy
 maps, their sharpness, and the return R_t. Choices the paper leaves open are fields of `AnalysisOptions`.
 """
 from __future__ import annotations
@@ -23,10 +25,10 @@ from rnnctl.paper.options import DEFAULT_OPTIONS, AnalysisOptions, default_stage
 from rnnctl.paper.results import RESULTS_FORMAT_VERSION, AnalysisResults
 from rnnctl.paper.stage import PipelineError, stage
 from rnnctl.paper.stages import (drift_params, fixed_points_agent,
-                                 fixed_points_continued_agent, fp_decode_agent,
-                                 fp_theta_agent, geometry_agent, manifold_agent,
-                                 policy_maps_agent, probe_agent, ring_agent, rollouts_agent,
-                                 track_agent)
+                                 fixed_points_continued_agent, flow_agent, fp_decode_agent,
+                                 fp_theta_agent, geometry_agent, input_drive_agent,
+                                 manifold_agent, policy_maps_agent, probe_agent, ring_agent,
+                                 rollouts_agent, slow_points_agent, track_agent)
 
 __all__ = ["compute_analysis", "usable_checkpoints", "usable_params", "checkpoints_digest", "nth",
            "excluded_agents", "analysed_checkpoints"]
@@ -78,7 +80,8 @@ def compute_analysis(run, options: AnalysisOptions | None = None, *, progress: b
       options: `AnalysisOptions` (default `DEFAULT_OPTIONS`).
       progress: print one line per agent to stderr (or a `progress.Log`).
       timings: dict that receives seconds per sub-stage (rollouts, fixed_points,
-        fp_tracking, manifold, timescales, geometry, policy_maps), compile time included;
+        fp_tracking, input_drive, manifold, timescales, geometry, flow_field, policy_maps),
+        compile time included;
         with `overlap`, "timescales" is the time spent waiting for the host
         eigen-decompositions.
       parts_dir: if given, each agent's results are saved there as soon as they are
@@ -103,6 +106,9 @@ def compute_analysis(run, options: AnalysisOptions | None = None, *, progress: b
     if opts.tau_top > cfg.hidden:
         raise ValueError(f"AnalysisOptions.tau_top ({opts.tau_top}) exceeds the "
                          f"{cfg.hidden} hidden units")
+    if opts.drive_stride > envs.EPISODE_LEN:
+        raise ValueError(f"AnalysisOptions.drive_stride ({opts.drive_stride}) exceeds the "
+                         f"{envs.EPISODE_LEN}-step episode")
     stages = tuple(opts.stages) if opts.stages is not None else default_stages(n_updates)
     if not stages or min(stages) < 0 or max(stages) > n_updates:
         raise ValueError(f"stages {stages} must lie in 0..{n_updates}")
@@ -195,6 +201,7 @@ def compute_analysis(run, options: AnalysisOptions | None = None, *, progress: b
         agent_obs=np.asarray([str(a["obs"]) for a in run.agents]),
         fp_inputs=np.asarray(analysis.FP_INPUTS), manifold_theta_in=theta_ring.astype(np.float32),
         tau_steps=np.asarray(len(range(0, opts.episodes * envs.EPISODE_LEN, opts.tau_stride))),
+        drive_steps=np.asarray(opts.episodes * (envs.EPISODE_LEN // opts.drive_stride)),
         options_json=np.asarray(json.dumps(opts.to_dict(), sort_keys=True)),
         checkpoints_sha256=np.asarray(digest))
     return AnalysisResults.from_arrays(results)
@@ -268,7 +275,8 @@ def _analyse_agent(a, agent, flat, ok_a, st, opts, cfg, tds, theta_ring, keys, w
             fp_theta_conf=np.where(valid, np.asarray(dec.confidence), np.nan)[:, inverse],
             fp_dist_visited=np.where(valid, np.asarray(dec.distance), np.nan)[:, inverse],
             fp_decoder_r2=np.asarray(dec.r2))
-        goal = int(inverse[analysis.FP_INPUTS.index("goal")])
+        goal_x = analysis.FP_INPUTS.index("goal")
+        goal = int(inverse[goal_x])
         goal_fps = jax.tree.map(lambda v: v[:, goal], fps)
         goal_fps = goal_fps.replace(valid=jnp.asarray(valid[:, goal]),
                                     is_stable=jnp.asarray(stable[:, goal]))
@@ -278,7 +286,20 @@ def _analyse_agent(a, agent, flat, ok_a, st, opts, cfg, tds, theta_ring, keys, w
         out["track_s_theta"] = np.asarray(track.theta)
         out["track_s_index"] = np.asarray(track.index)
         out["track_s_start"] = np.asarray(track.start)
+        slow = np.asarray(slow_points_agent(fps, opts.slow_q_max, opts.fp_tol_q)) & okc
+        out["fp_slow"] = slow[:, inverse]
     del fps
+    with stage("input_drive", sub, **where):
+        # at the tracked stable point (Fig 1d) and along the rollouts, over the inputs
+        # the agent observes
+        at, along = jax.block_until_ready(input_drive_agent(
+            params, jnp.asarray(out["track_s_path"]), jnp.asarray(x_stars[goal_x]), mask,
+            roll.h, roll.x, top=opts.tau_top, stride=opts.drive_stride))
+        out.update(drive_fp=np.asarray(at.drive), drive_fp_aligned=np.asarray(at.aligned),
+                   drive_fp_tau=np.asarray(at.tau), drive_fp_gain=np.asarray(at.gain),
+                   drive_traj=np.asarray(along.drive),
+                   drive_traj_aligned=np.asarray(along.aligned),
+                   drive_traj_gain=np.asarray(along.gain))
     if tau_job is None:
         with stage("timescales", sub, **where):
             out.update(timescales())
@@ -302,6 +323,20 @@ def _analyse_agent(a, agent, flat, ok_a, st, opts, cfg, tds, theta_ring, keys, w
         out["stage_pca_mean"], out["stage_pca_components"] = mean_s, comp_s
         out["stage_proj"] = np.einsum("snh,sch->snc", h_s - mean_s[:, None], comp_s)
         out["stage_theta"] = np.asarray(roll.theta)[st].reshape(len(st), -1)
+    with stage("flow_field", sub, **where):
+        # the goal input's flow on each stage's top-2 PC plane through the mean state
+        n = opts.flow_grid
+        if n:
+            flow = jax.block_until_ready(flow_agent(
+                jax.tree.map(lambda v: v[st], params), jnp.asarray(x_stars[goal_x]),
+                jnp.asarray(mean_s), jnp.asarray(comp_s[:, :2]), roll.h[st], n=n))
+            out["stage_flow_coords"] = np.asarray(flow.coords)
+            out["stage_flow_speed"] = np.asarray(flow.speed)
+            out["stage_flow"] = np.asarray(flow.flow)
+        else:
+            out["stage_flow_coords"] = np.zeros((len(st), 0, 0, 2), np.float32)
+            out["stage_flow_speed"] = np.zeros((len(st), 0, 0), np.float32)
+            out["stage_flow"] = np.zeros((len(st), 0, 0, 2), np.float32)
     if opts.manifold_inputs:
         with stage("manifold", sub, **where):
             x_ring = jax.vmap(lambda th: analysis.constant_input(

@@ -1,4 +1,5 @@
-"""The paper's figures of an analysed run (Fig 1b–1e and learning curves), from
+"""The paper's figures of an analysed run (Fig 1b–1e and learning curves, and beyond the
+paper: the fixed-point manifold, the input drive of the slowest modes, flow fields), from
 `AnalysisResults` alone: computing is done, this only selects and draws."""
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ __all__ = ["draw_figures", "representative_agents", "skipped_figures", "FIGURES_
 FIGURES_DIR = "figures"
 FIGURE_FILES = {"learning_curves": "learning_curves.png", "fig1b": "fig1b_policy.png",
                 "fig1c": "fig1c_geometry.png", "fig1d": "fig1d_fixed_points.png",
-                "fig1e": "fig1e_timescales.png", "manifold": "fig1c_manifold.png"}
+                "fig1e": "fig1e_timescales.png", "manifold": "fig1c_manifold.png",
+                "input_drive": "fig_input_drive.png", "flow": "fig_flow_field.png"}
 
 
 def representative_agents(results, run, fig_seed: int | None, agents=None
@@ -68,9 +70,11 @@ def skipped_figures(results: AnalysisResults, run, agents=None) -> dict[str, str
     why = (f"needs a non-diverged FO or PO agent; these agents are "
            f"{', '.join(have) or 'none'}"
            + (" (all diverged)" if not shown else ""))
-    keys = ["fig1b", "fig1c", "fig1d", "fig1e"]
+    keys = ["fig1b", "fig1c", "fig1d", "fig1e", "input_drive"]
     if results.manifold_theta_in.size:
         keys.append("manifold")
+    if np.size(results.stage_flow_speed):
+        keys.append("flow")
     return {k: why for k in keys}
 
 
@@ -193,6 +197,55 @@ def draw_figures(results: AnalysisResults, run, outdir, *,
             label=[o.upper() for o in shown],
             summary=f"geometric mean over seeds, {pct} bootstrap CI", top=opts.tau_top,
             windows=spans, path=paths["fig1e"])
+    with figure("input_drive"):
+        from rnnctl.paper.drive import drive_curve
+        shown = [o for o in ("fo", "po") if groups[o]]
+        k = int(np.shape(results.drive_fp)[-1])
+        conf = claim_opts.ci_level
+        pct = f"{100 * conf:g}%"
+
+        def curves(names):
+            return {f"{o.upper()}{' top-' + str(k) + ' mean' if n.endswith('_top') else ''}":
+                    drive_curve(results, n, groups[o], conf) for o in shown for n in names}
+
+        panels = [
+            {"title": "at the tracked stable fixed point", "ylabel":
+             r"alignment $\|l_i^\top J\| / (\|l_i\| \|J\|_2)$",
+             "curves": curves(("fp_aligned_slowest", "fp_aligned_top"))},
+            {"title": f"along the rollouts ({int(results.drive_steps)} steps)",
+             "ylabel": "alignment", "curves": curves(("traj_aligned_slowest",
+                                                      "traj_aligned_top"))},
+            {"title": "raw drive, slowest mode", "ylabel":
+             r"$\|l_1^\top J\|$ (geometric mean)", "log": True,
+             "curves": {**{f"{o.upper()} at the point": drive_curve(
+                 results, "fp_drive_slowest", groups[o], conf) for o in shown},
+                 **{f"{o.upper()} along rollouts": drive_curve(
+                     results, "traj_drive_slowest", groups[o], conf) for o in shown}}}]
+        plotting.fig_input_drive(
+            results.updates, panels, path=paths["input_drive"],
+            title=f"Input drive of the {k} slowest stable modes (over seeds, {pct} CI)")
+
+    if not np.size(results.stage_flow_speed):     # flow fields were not computed
+        paths.pop("flow")
+    else:
+        with figure("flow"):
+            goal = inputs.index("goal")
+            trajs, fps, stab, slow = [], [], [], []
+            for j, c in enumerate(st):
+                mean = results.stage_pca_mean[a_geo, j]
+                comp = results.stage_pca_components[a_geo, j, :2]
+                trajs.append(results.stage_proj[a_geo, j][..., :2].reshape(
+                    -1, envs.EPISODE_LEN, 2))
+                z = (results.fp_xstar[a_geo, c, goal] - mean) @ comp.T
+                ok = results.fp_valid[a_geo, c, goal]
+                fps.append(z[ok])
+                stab.append(results.fp_stable[a_geo, c, goal][ok])
+                slow.append(z[results.fp_slow[a_geo, c, goal]])
+            plotting.fig_flow_stages(
+                stages, results.stage_flow_coords[a_geo], results.stage_flow_speed[a_geo],
+                results.stage_flow[a_geo], trajectories=trajs, fixed_points=fps, stable=stab,
+                slow_points=slow, q_max=opts.slow_q_max,
+                label=f"{results.agent_obs[a_geo].upper()} seed {seed}", path=paths["flow"])
     return paths
 
 

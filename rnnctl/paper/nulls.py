@@ -39,8 +39,8 @@ def _per_checkpoint(results: AnalysisResults) -> list[str]:
 
 
 #: Fields no claim reads (figures and diagnostics): `slim` empties them.
-_NOT_CLAIMS = ("fp_xstar", "fp_qstar", "fp_max_abs_eig", "track_s_path", "stage_",
-               "manifold_", "pc_var_ratio", "tau_mean", "tau_ci")
+_NOT_CLAIMS = ("fp_xstar", "fp_qstar", "fp_max_abs_eig", "fp_slow", "track_s_path", "stage_",
+               "drive_", "manifold_", "pc_var_ratio", "tau_mean", "tau_ci")
 
 
 def slim(results: AnalysisResults) -> AnalysisResults:

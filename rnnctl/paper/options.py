@@ -59,6 +59,11 @@ class AnalysisOptions:
       tau_stride: analyse every tau_stride-th rollout step for the timescales.
       tau_workers: threads for the eigen-decompositions (None: os.cpu_count()).
       tau_confidence: coverage of the timescale intervals (the paper: 0.99).
+      drive_stride: the input drive along trajectories linearises the cell at every
+        drive_stride-th step of each episode (`analysis.input_drive_along`; 50: 4 steps of
+        each 200-step episode).
+      flow_grid: points per side of the flow-field grid at the figure stages (0: off).
+      slow_q_max: largest speed q of a slow point (`FixedPoints.slow_points`).
       stages: the training stages (update indices) of the figures and of claims 1–2;
         None: about 0, 10 %, 25 %, 50 % and 100 % of the updates (`default_stages`).
       fig_seed: seed of the representative agents in Fig 1b–1d (None: the first seed
@@ -92,6 +97,9 @@ class AnalysisOptions:
     tau_stride: int = 2
     tau_workers: int | None = None
     tau_confidence: float = 0.99
+    drive_stride: int = 50
+    flow_grid: int = 32
+    slow_q_max: float = 1e-4
     stages: tuple[int, ...] | None = None
     fig_seed: int | None = None
 
@@ -99,7 +107,8 @@ class AnalysisOptions:
         """Raise ValueError (one line, naming the field) for an invalid setting."""
         for name in ("episodes", "map_episodes", "map_bins", "return_episodes", "fp_init",
                      "fp_opt_steps", "fp_max_points", "fp_theta_k", "tau_top", "tau_stride",
-                     "manifold_fp_init", "manifold_max_points", "checkpoint_stride"):
+                     "manifold_fp_init", "manifold_max_points", "checkpoint_stride",
+                     "drive_stride"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
                 raise ValueError(f"AnalysisOptions.{name} must be a positive integer, got {v!r}")
@@ -129,6 +138,13 @@ class AnalysisOptions:
             raise ValueError("AnalysisOptions.tau_workers must be a positive integer or None")
         if not 0 < self.tau_confidence < 1:
             raise ValueError("AnalysisOptions.tau_confidence must lie in (0, 1)")
+        if (not isinstance(self.flow_grid, int) or isinstance(self.flow_grid, bool)
+                or self.flow_grid < 0 or self.flow_grid == 1):
+            raise ValueError(f"AnalysisOptions.flow_grid must be 0 (off) or an integer >= 2, "
+                             f"got {self.flow_grid!r}")
+        if not self.slow_q_max > self.fp_tol_q:
+            raise ValueError(f"AnalysisOptions.slow_q_max ({self.slow_q_max}) must exceed "
+                             f"fp_tol_q ({self.fp_tol_q})")
         return self
 
     def resolved(self) -> "AnalysisOptions":
@@ -155,7 +171,8 @@ DEFAULT_OPTIONS = AnalysisOptions()
 #: optimiser steps and timescale steps. Its numbers are not meant to decide anything.
 QUICK_OPTIONS = AnalysisOptions(episodes=2, map_episodes=4, map_bins=32, return_episodes=4,
                                 fp_init=32, fp_opt_steps=60, fp_newton_steps=2,
-                                fp_max_points=8, tau_stride=4,
+                                fp_max_points=8, tau_stride=4, drive_stride=25,
+                                flow_grid=16,
                                 manifold_inputs=8, probe_bins=16, probe_steps=10,
                                 manifold_fp_init=16, manifold_max_points=4)
 

@@ -10,6 +10,7 @@ import numpy as np
 from rnnctl.paper.claims import Claim
 from rnnctl.paper.fmt import fmt as _fmt, json_float as _f
 from rnnctl.paper.compute import excluded_agents, nth
+from rnnctl.paper.drive import drive_measure, input_drive_summary
 from rnnctl.paper.figures import FIGURE_FILES, FIGURES_DIR, representative_agents
 from rnnctl.paper.options import AnalysisOptions, ClaimOptions
 from rnnctl.paper.results import AnalysisResults
@@ -71,6 +72,14 @@ def build_summary(run, results: AnalysisResults, claims: list[Claim], timing: di
         sds[o] = _f(np.std(v, ddof=1)) if len(v) > 1 else None
     diverged = run.diverged_agents()
     seed, a_po, a_fo = representative_agents(results, run, opts.fig_seed)
+    bad = excluded | {int(d["agent"]) for d in (degraded or [])}
+
+    def drive(agents):
+        return input_drive_summary(
+            results, {o: [i for i in agents if str(results.agent_obs[i]) == o and i not in bad]
+                      for o in ("fo", "po")}, claim_opts.ci_level)
+
+    drives = [drive(e["agents"]) for e in (settings or [])]
     return {
         "format_version": SUMMARY_FORMAT_VERSION,
         "run": str(run.path),
@@ -82,20 +91,23 @@ def build_summary(run, results: AnalysisResults, claims: list[Claim], timing: di
         "diverged": diverged,
         "excluded_from_claims": sorted(excluded),
         **({"claims": [c.to_dict() for c in claims],
-            "claims_v2": [c.to_dict() for c in (settings or [{}])[0].get("claims_v2", [])]}
+            "claims_v2": [c.to_dict() for c in (settings or [{}])[0].get("claims_v2", [])],
+            "input_drive": drives[0] if drives else drive(range(results.n_agents))}
            if not settings or len(settings) == 1 else {}),
         "settings": [{**{k: v for k, v in e.items() if not k.startswith("claims")},
                       "claims": [c.to_dict() for c in e["claims"]],
                       "claims_v2": [c.to_dict() for c in e.get("claims_v2", [])],
+                      "input_drive": drives[k],
                       **({"claims_with_degraded": [c.to_dict() for c in
                                                    e["claims_with_degraded"]]}
                          if "claims_with_degraded" in e else {})}
-                     for e in (settings or [])],
+                     for k, e in enumerate(settings or [])],
         "degraded": list(degraded or []),
         "rho_w_h_init": _rho_init(run),
         "figures": {k: f"{(settings or [{}])[0].get('figures', FIGURES_DIR)}/{v}"
                     for k, v in FIGURE_FILES.items()
                     if (k != "manifold" or results.manifold_theta_in.size)
+                    and (k != "flow" or np.size(results.stage_flow_speed))
                     and v not in (settings or [{}])[0].get("skipped_figures", {})},
         "skipped_figures": {f"{e['figures']}/{name}": why for e in (settings or [])
                             for name, why in e.get("skipped_figures", {}).items()},
@@ -109,6 +121,11 @@ def build_summary(run, results: AnalysisResults, claims: list[Claim], timing: di
             "R_t": f"mean return of the first {opts.return_episodes} of the "
                    f"{opts.map_episodes} deterministic policy-map episodes of each checkpoint "
                    "(the same random starts at every checkpoint)",
+            "input_drive": f"the {opts.tau_top} slowest stable modes of the linear system at "
+                           "the tracked stable fixed point (goal input) and at every "
+                           f"{nth(opts.drive_stride)} of each episode's rollout steps "
+                           f"({int(results.drive_steps)} per checkpoint), over the inputs "
+                           "the agent observes",
             "timescales": f"every {nth(opts.tau_stride)} of the {opts.episodes * EPISODE_LEN} "
                           f"rollout steps ({int(results.tau_steps)} eigen-decompositions "
                           f"per checkpoint), LAPACK sgeev in {opts.tau_workers} threads",
@@ -129,7 +146,9 @@ def curves(run, results: AnalysisResults) -> dict:
 
     Series: eval_return (the trainer's, at the analysed updates), return_R, ring,
     ring_input, ring_drift, ring_closure, sharpness, boundary_contrast, probe_contrast, probe_near_zero, tau_avg
-    with tau_ci_low/high (its interval over steps), saturation, tau_unstable_frac, and
+    with tau_ci_low/high (its interval over steps), saturation, tau_unstable_frac, the
+    input drive's alignment of the slowest mode at the tracked point and along the
+    rollouts (drive_fp_aligned_slowest, drive_traj_aligned_slowest), and
     per fixed-point input the counts of stable and unstable points (n_stable_<input>,
     n_unstable_<input>).
     """
@@ -152,6 +171,8 @@ def curves(run, results: AnalysisResults) -> dict:
         ci = np.asarray(results.tau_avg_ci)[i]
         row["tau_ci_low"] = [_f(v, 5) for v in ci[:, 0]]
         row["tau_ci_high"] = [_f(v, 5) for v in ci[:, 1]]
+        for name in ("fp_aligned_slowest", "traj_aligned_slowest"):
+            row[f"drive_{name}"] = [_f(v, 5) for v in drive_measure(results, name)[i]]
         for x, n in enumerate(names):
             row[f"n_stable_{n}"] = stable[i, :, x].sum(-1).astype(int).tolist()
             row[f"n_unstable_{n}"] = (valid[i, :, x] & ~stable[i, :, x]).sum(-1).astype(int).tolist()
@@ -173,6 +194,89 @@ def _verdict(c: dict) -> str:
     if c.get("tested") is False or (c.get("stats") or {}).get("tested") is False:
         return "not tested"
     return "holds" if c["holds"] else "does not hold"
+
+
+def _figure_agent(s: dict) -> str:
+    fa = s.get("figure_agents") or {}
+    obs = "PO" if fa.get("po_agent") is not None else "FO"
+    return f"{obs} seed {fa.get('seed')}"
+
+
+_DRIVE_NAMES = {"fp_aligned_slowest": "alignment of the slowest mode at the tracked point",
+                "fp_aligned_top": "mean alignment of the {k} slowest modes at the point",
+                "traj_aligned_slowest": "alignment of the slowest mode along the rollouts",
+                "traj_aligned_top": "mean alignment of the {k} slowest modes along the rollouts",
+                "fp_drive_slowest": "raw drive of the slowest mode at the point (geometric mean)",
+                "traj_drive_slowest": "raw drive of the slowest mode along the rollouts "
+                                      "(geometric mean)",
+                "fp_tau_slowest": "τ of the slowest mode at the point (steps, geometric mean)"}
+
+
+def _drive_section(s: dict) -> list[str]:
+    """report.md's input-drive paragraph and table, from summary["input_drive"]."""
+    d = s.get("input_drive")
+    if not d or not d.get("settings"):
+        return []
+    u0, u1 = d["updates"]
+    k = d["top"]
+    pct = f"{100 * d['confidence']:g}%"
+
+    def centre(x):
+        v = x.get("mean", x.get("gmean"))
+        return f"{_fmt(v)} [{_fmt(x['ci'][0])}, {_fmt(x['ci'][1])}]"
+
+    def change(t):
+        ci = t.get("ci") or [None, None]
+        return (f"{_fmt(t.get('effect'))} [{_fmt(ci[0])}, {_fmt(ci[1])}], p "
+                f"{_fmt(t.get('p_value'))}")
+
+    def moved(t):
+        ci, ref = t.get("ci") or [None, None], 1.0 if "ratio" in t["effect_name"] else 0.0
+        if ci[0] is None or ci[1] is None:
+            return "cannot be decided (too few seeds)"
+        return ("rises" if ci[0] > ref else "falls" if ci[1] < ref
+                else f"does not change detectably (the {pct} CI includes {ref:g})")
+
+    sets = [o for o in ("fo", "po") if o in d["settings"]]
+    a = "fp_aligned_slowest"
+    said = "; ".join(
+        f"for {o.upper()} it {moved(d['settings'][o][a]['change'])}, from "
+        f"{centre(d['settings'][o][a]['first'])} at update {u0} to "
+        f"{centre(d['settings'][o][a]['last'])} at update {u1}" for o in sets)
+    t = "traj_aligned_slowest"
+    said_t = "; ".join(
+        f"{o.upper()} {centre(d['settings'][o][t]['first'])} → "
+        f"{centre(d['settings'][o][t]['last'])}, {moved(d['settings'][o][t]['change'])}"
+        for o in sets)
+    fvp = d.get("fo_vs_po_last") or {}
+    lines = ["## Beyond the paper: does training align the slow modes with the input?", "",
+             f"At the stable fixed point that Fig 1d tracks (goal input) and along the "
+             f"rollouts ({d['steps']} steps per checkpoint), the cell's linear system gives "
+             f"each slow mode i its input drive ‖l_iᵀ J‖ (J: ∂F/∂x over the inputs the agent "
+             f"observes; l_i: left eigenvector, l_iᵀ r_i = 1) and its alignment "
+             f"‖l_iᵀ J‖ / (‖l_i‖ ‖J‖₂) ∈ [0, 1] (1: the mode reads the input's strongest "
+             f"direction). Means over seeds with {pct} intervals; changes are paired "
+             f"per-seed t-tests (two-sided), update {u0} vs {u1}. At the tracked point the "
+             f"slowest mode's alignment: {said}. Along the rollouts: {said_t}."]
+    if a in fvp:
+        lines[-1] += (f" FO − PO at update {u1} (pairs of the same seed): "
+                      f"{change(fvp[a])} at the point, "
+                      f"{change(fvp.get(t, {}))} along the rollouts.")
+    lines += ["", f"| measure | setting | update {u0} | update {u1} | change (difference; ratio "
+              "for geometric means) [CI], p | n |",
+              "|---|---|---|---|---|---|"]
+    for name, label in _DRIVE_NAMES.items():
+        for o in sets:
+            r = d["settings"][o].get(name)
+            if r is None:
+                continue
+            lines.append(f"| {label.format(k=k)} | {o.upper()} | {centre(r['first'])} | "
+                         f"{centre(r['last'])} | {change(r['change'])} | "
+                         f"{r['change'].get('n_seeds')} |")
+    fig = (s.get("figures") or {}).get("input_drive")
+    if fig:
+        lines += ["", f"Figure: [{fig}]({fig})", "", f"![input drive]({fig})"]
+    return lines + [""]
 
 
 def write_report(summary: dict, path) -> None:
@@ -322,6 +426,18 @@ def write_report(summary: dict, path) -> None:
     if s.get("skipped_figures"):
         lines += ["## Figures not drawn", ""] + [f"- `{name}`: {why}" for name, why in
                                                  s["skipped_figures"].items()] + [""]
+    lines += _drive_section(s)
+    if "flow" in s["figures"]:
+        fig = s["figures"]["flow"]
+        q = s["analysis_options"].get("slow_q_max")
+        lines += ["## Beyond the paper: flow fields, fixed points and slow points", "",
+                  f"The figure agent's ({_figure_agent(s)}) flow F(h) − h at the goal input on "
+                  "each stage's plane of the top-2 principal components through the mean "
+                  "visited state, coloured by log10 of the speed q = ½‖F(h) − h‖² (of the "
+                  "full state), with its trajectories, its fixed points at the goal input "
+                  f"(filled: stable, hollow: unstable) and its slow points (q ≤ {q:g}; "
+                  "local minima of q that are not fixed points) projected onto the plane. "
+                  f"Figure: [{fig}]({fig})", "", f"![flow fields]({fig})", ""]
     if "manifold" in s["figures"]:
         fig = s["figures"]["manifold"]
         lines += ["## Beyond the paper: the fixed-point manifold", "",

@@ -3,7 +3,7 @@
 Axes: A agents, C analysed checkpoints, S figure stages, X fixed-point inputs (goal, zero,
 hanging), K fixed-point slots (`fp_max_points`), M manifold inputs (`manifold_inputs`),
 K' manifold slots (`manifold_max_points`), H hidden units, N rollout steps per checkpoint (episodes × 200),
-B policy-map bins, k `tau_top`. NaN (False, or -1 for indices) marks "none", and every
+B policy-map bins, k `tau_top`, G flow-field grid points per side (`flow_grid`). NaN (False, or -1 for indices) marks "none", and every
 checkpoint of a diverged agent from its first non-finite update on.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ __all__ = ["AnalysisResults", "ANALYSIS_FILE", "RESULTS_FORMAT_VERSION", "load_a
 
 ANALYSIS_FILE = "analysis.npz"
 #: Version of the analysis.npz layout; a file of another version is recomputed, not read.
-RESULTS_FORMAT_VERSION = 5
+RESULTS_FORMAT_VERSION = 6
 
 
 @struct.dataclass
@@ -46,6 +46,16 @@ class AnalysisResults:
         the end (target θ = 0). track_s_distance: [A, C] its distance to its final
         location (d_t). track_s_theta: [A, C] its θ. track_s_index: [A, C] its slot (-1).
       track_s_start: [A] checkpoint (position) the track starts from.
+      fp_slow: [A, C, X, K] bool: the slot ended at a slow point, not a fixed point
+        (`FixedPoints.slow_points` with q ≤ `slow_q_max`); its location is fp_xstar.
+      drive_fp: [A, C, k] input drive ‖l_iᵀ J_inp diag(m)‖ of the k slowest stable modes
+        of the linear system at the tracked stable point (track_s_path, goal input), over
+        the inputs the agent observes (mask m); NaN: no point or fewer stable modes.
+      drive_fp_aligned: [A, C, k] the same normalised, / (‖l_i‖ ‖J_inp diag(m)‖₂) ∈ [0, 1].
+      drive_fp_tau: [A, C, k] those modes' τ (steps). drive_fp_gain: [A, C] ‖J_inp diag(m)‖₂.
+      drive_traj, drive_traj_aligned: [A, C, k] the same at the rollouts' visited states
+        and inputs, averaged over every `drive_stride`-th step; drive_traj_gain: [A, C].
+      drive_steps: [] rollout steps per checkpoint averaged in drive_traj.
       manifold_theta_in: [M] the ring of input angles θ_in.
       manifold_valid, manifold_stable: [A, S, M, K'] bool: fixed points at input θ_in, at
         each stage. manifold_theta: [A, S, M, K'] the θ each represents.
@@ -73,6 +83,10 @@ class AnalysisResults:
       stage_pca_mean: [A, S, H]. stage_pca_components: [A, S, 3, H].
       stage_proj: [A, S, N, 3] hidden states in the stage's top-3 PCs.
       stage_theta: [A, S, N] θ of those states.
+      stage_flow_coords: [A, S, G, G, 2] grid of the stage's top-2 PC plane (the plane of
+        stage_proj's first two coordinates) covering its visited states.
+      stage_flow_speed: [A, S, G, G] speed q = ½‖F(h, x_goal) − h‖² there; stage_flow:
+        [A, S, G, G, 2] F(h, x_goal) − h projected on the plane (G = 0: not computed).
       sharpness: [A, C] policy-map sharpness (saturated fraction of visited bins).
       boundary_contrast: [A, C] torque jump across the sign boundary of the map / 2·max.
       map_visited_frac: [A, C] fraction of map bins visited.
@@ -112,6 +126,15 @@ class AnalysisResults:
     track_s_theta: np.ndarray
     track_s_index: np.ndarray
     track_s_start: np.ndarray
+    fp_slow: np.ndarray
+    drive_fp: np.ndarray
+    drive_fp_aligned: np.ndarray
+    drive_fp_tau: np.ndarray
+    drive_fp_gain: np.ndarray
+    drive_traj: np.ndarray
+    drive_traj_aligned: np.ndarray
+    drive_traj_gain: np.ndarray
+    drive_steps: np.ndarray
     manifold_theta_in: np.ndarray
     manifold_valid: np.ndarray
     manifold_stable: np.ndarray
@@ -140,6 +163,9 @@ class AnalysisResults:
     stage_pca_components: np.ndarray
     stage_proj: np.ndarray
     stage_theta: np.ndarray
+    stage_flow_coords: np.ndarray
+    stage_flow_speed: np.ndarray
+    stage_flow: np.ndarray
     sharpness: np.ndarray
     boundary_contrast: np.ndarray
     map_visited_frac: np.ndarray

@@ -175,8 +175,10 @@ def _analyse_locked(run_dir, *, progress, options, reuse, claim_options, redraw=
                     ) -> dict:
     """`analyse_run` with the run directory locked."""
     from rnnctl.progress import Log
+    from rnnctl.provenance import provenance
     from rnnctl.runs import load_run
 
+    prov = provenance()         # this analysis's commit, versions, machine and load
     log = progress if callable(progress) else Log(progress)
     run_dir = Path(run_dir)
     timings: dict[str, float] = {}
@@ -253,9 +255,9 @@ def _analyse_locked(run_dir, *, progress, options, reuse, claim_options, redraw=
                                                timings.get("load_analysis")),
                      "analysis_reused": "compute_analysis" not in timings,
                      "figures_s": figures_s}
-            for k in ("rollouts", "fixed_points", "fp_tracking", "manifold", "timescales",
-                      "geometry", "drift_control", "probe_maps", "policy_maps", "save_analysis",
-                      "evaluate_claims"):
+            for k in ("rollouts", "fixed_points", "fp_tracking", "input_drive", "manifold",
+                      "timescales", "geometry", "flow_field", "drift_control", "probe_maps",
+                      "policy_maps", "save_analysis", "evaluate_claims"):
                 if k in timings:
                     block[f"{k}_s"] = timings[k]
             return block
@@ -263,6 +265,7 @@ def _analyse_locked(run_dir, *, progress, options, reuse, claim_options, redraw=
         with guard("write_summary"):
             summary = build_summary(run, results, claims, timing_block(None), opts, claim_opts,
                                     settings=per_setting, degraded=degraded)
+            summary["provenance"] = prov
             write_summary(summary, run_dir / SUMMARY_FILE)
         kept.append(SUMMARY_FILE)
 

@@ -15,7 +15,8 @@ __all__ = ["rollouts_agent", "fixed_points_checkpoint", "fixed_points_agent",
            "fixed_points_continued_agent",
            "fp_decode_agent", "probe_agent", "drift_params", "ring_agent",
            "fp_theta_agent", "track_agent", "geometry_agent", "manifold_agent",
-           "policy_maps_agent"]
+           "policy_maps_agent", "input_drive_agent", "flow_agent",
+           "slow_points_agent"]
 
 
 @partial(jax.jit, static_argnames=("n_episodes", "encoding"))
@@ -248,6 +249,49 @@ def track_agent(fps, theta):
     """Track the stable fixed point (θ → 0) back through C checkpoints: `FixedPointTrack`."""
     from rnnctl import analysis
     return analysis.track_fixed_points(fps, theta, stable=True, target_theta=0.0)
+
+
+@partial(jax.jit, static_argnames=("q_max", "tol_q"))
+def slow_points_agent(fps, q_max: float, tol_q: float):
+    """`FixedPoints.slow_points` of every search: fps [C, X, K] → [C, X, K] bool."""
+    return fps.slow_points(q_max, tol_q=tol_q)
+
+
+@partial(jax.jit, static_argnames=("top", "stride"))
+def input_drive_agent(params, h_fp, x_fp, mask, h, x, *, top: int, stride: int):
+    """The input drive of the `top` slowest stable modes at every checkpoint, at one point
+    per checkpoint (the tracked fixed point) and along the rollouts (docs/methods.md §4).
+
+    Args:
+      params: leaves [C, ...]; h_fp: [C, H] expansion state per checkpoint (NaN: none);
+      x_fp: [I] its input; mask: [I] observation mask; h: [C, E, T, H], x: [C, E, T, I]
+      the rollouts.
+    Returns:
+      (`InputDrive` [C, top] at the points, `InputDrive` [C, top] mean over every
+      stride-th step of the rollouts).
+    """
+    from rnnctl import analysis
+
+    def one(p, hf, hh, xx):
+        at = analysis.input_drive_at(p, hf[None], x_fp[None], mask, top)
+        return (jax.tree.map(lambda v: v[0], at),
+                analysis.input_drive_along(p, hh, xx, mask, top, stride))
+
+    return jax.vmap(one)(params, h_fp, h, x)
+
+
+@partial(jax.jit, static_argnames=("n",))
+def flow_agent(params, x, origin, basis, h, *, n: int):
+    """Flow fields at S checkpoints on each one's plane (origin [S, H], basis [S, 2, H]),
+    on an n × n grid covering its visited states h [S, E, T, H]: `FlowField` [S, n, n]."""
+    from rnnctl import analysis
+
+    def one(p, o, b, hh):
+        plane = analysis.Plane(origin=o, basis=b)
+        grid = analysis.plane_grid(plane, hh, n)
+        return analysis.flow_field(analysis.rnn_cell(p), x, plane, grid)
+
+    return jax.vmap(one)(params, origin, basis, h)
 
 
 @jax.jit

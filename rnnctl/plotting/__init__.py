@@ -24,6 +24,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 __all__ = ["fig_manifold", "atlas_grid", "fig_similarity_maps", "fig_flow_field",
+           "fig_flow_stages", "fig_input_drive",
            "learning_curves",
            "fig1b_policy", "fig1c_geometry",
            "fig1d_fixed_points",
@@ -546,5 +547,5 @@ def fig1e_timescales(updates, tau_mean, ci_low, ci_high, *, dt: float | None = N
 
 
 # Figures beyond the paper (fixed-point manifold, atlas), in their own module.
-from rnnctl.plotting.beyond import (atlas_grid, fig_flow_field, fig_manifold,  # noqa: E402
-                                    fig_similarity_maps)
+from rnnctl.plotting.beyond import (atlas_grid, fig_flow_field, fig_flow_stages,  # noqa: E402
+                                    fig_input_drive, fig_manifold, fig_similarity_maps)

@@ -3,7 +3,7 @@ claims × conditions, maps of many agents' dynamics over training, and flow fiel
 fixed and slow points. Same style and helpers as the paper's figures."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib as mpl
 import numpy as np
@@ -14,7 +14,8 @@ from matplotlib.patches import Rectangle
 from rnnctl.plotting import (_PI_LABELS5, _PI_TICKS5, _STYLE, _THETA, WIDTH, _finish,
                              _float, _new_figure, _require, _stage_title)
 
-__all__ = ["fig_manifold", "atlas_grid", "fig_similarity_maps", "fig_flow_field"]
+__all__ = ["fig_manifold", "atlas_grid", "fig_similarity_maps", "fig_flow_field",
+           "fig_flow_stages", "fig_input_drive"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -206,6 +207,54 @@ def fig_similarity_maps(embeddings: dict, updates, groups: Sequence[str], *, tit
 # Beyond the paper: the flow field on a plane, with fixed points, slow points, trajectory
 
 
+def _check_flow(coords, speed, flow) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    xy = _float(coords, "coords")
+    q = _float(speed, "speed")
+    f = _float(flow, "flow")
+    _require(xy.ndim == 3 and xy.shape[-1] == 2, f"coords must be [G1, G2, 2]; got {xy.shape}")
+    _require(q.shape == xy.shape[:2], f"speed must be {xy.shape[:2]}; got {q.shape}")
+    _require(f.shape == xy.shape, f"flow must be {xy.shape}; got {f.shape}")
+    return xy, q, f
+
+
+def _log_speed(q: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log10(np.where(q > 0, q, np.nan))
+
+
+def _flow_panel(ax, xy, q, f, *, trajectory=None, fixed_points=None, stable=None,
+                slow_points=None, norm=None, legend: bool = True):
+    """One flow-field panel on `ax`: log-speed mesh, streamlines and the points over it;
+    returns the mesh (for a colour bar)."""
+    u, v = xy[:, 0, 0], xy[0, :, 1]
+    mesh = ax.pcolormesh(u, v, _log_speed(q).T, shading="nearest", cmap="magma_r", norm=norm)
+    ok = np.isfinite(f).all(-1)
+    if ok.all() and u.size > 1 and v.size > 1:
+        ax.streamplot(u, v, f[..., 0].T, f[..., 1].T, color="0.3", linewidth=0.5,
+                      density=1.0, arrowsize=0.6)
+    if trajectory is not None:
+        tr = _float(trajectory, "trajectory").reshape(-1, *np.shape(trajectory)[-2:])
+        for seg in tr:
+            ax.plot(seg[:, 0], seg[:, 1], color="tab:blue", lw=0.6, alpha=0.7)
+    if fixed_points is not None:
+        fp = _float(fixed_points, "fixed_points").reshape(-1, 2)
+        st = (np.ones(len(fp), bool) if stable is None
+              else np.asarray(stable, bool).reshape(-1))
+        _require(st.shape == (len(fp),), "stable must have one entry per fixed point")
+        ax.scatter(fp[st, 0], fp[st, 1], s=30, c="black", zorder=4, label="stable")
+        ax.scatter(fp[~st, 0], fp[~st, 1], s=30, facecolors="white", edgecolors="black",
+                   zorder=4, label="unstable")
+    if slow_points is not None:
+        sp = _float(slow_points, "slow_points").reshape(-1, 2)
+        ax.scatter(sp[:, 0], sp[:, 1], s=30, marker="x", c="tab:green", zorder=4,
+                   label="slow")
+    if legend and (fixed_points is not None or slow_points is not None):
+        ax.legend(loc="best", frameon=False)
+    ax.set_xlim(u.min(), u.max())
+    ax.set_ylim(v.min(), v.max())
+    return mesh
+
+
 def fig_flow_field(coords, speed, flow, *, trajectory=None, fixed_points=None, stable=None,
                    slow_points=None, title: str = "", path=None) -> Figure:
     """Speed q (log colour) and flow streamlines on a plane, with the points over it.
@@ -224,46 +273,117 @@ def fig_flow_field(coords, speed, flow, *, trajectory=None, fixed_points=None, s
     Returns:
       The Figure (one axes and a colour bar).
     """
-    xy = _float(coords, "coords")
-    q = _float(speed, "speed")
-    f = _float(flow, "flow")
-    _require(xy.ndim == 3 and xy.shape[-1] == 2, f"coords must be [G1, G2, 2]; got {xy.shape}")
-    _require(q.shape == xy.shape[:2], f"speed must be {xy.shape[:2]}; got {q.shape}")
-    _require(f.shape == xy.shape, f"flow must be {xy.shape}; got {f.shape}")
-    u, v = xy[:, 0, 0], xy[0, :, 1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logq = np.log10(np.where(q > 0, q, np.nan))
+    xy, q, f = _check_flow(coords, speed, flow)
     with mpl.rc_context(_STYLE):
         fig = _new_figure(3.6)
         ax = fig.subplots()
-        mesh = ax.pcolormesh(u, v, logq.T, shading="nearest", cmap="magma_r")
+        mesh = _flow_panel(ax, xy, q, f, trajectory=trajectory, fixed_points=fixed_points,
+                           stable=stable, slow_points=slow_points)
         fig.colorbar(mesh, ax=ax, label="log10 speed q")
-        ok = np.isfinite(f).all(-1)
-        if ok.all() and u.size > 1 and v.size > 1:
-            ax.streamplot(u, v, f[..., 0].T, f[..., 1].T, color="0.3", linewidth=0.5,
-                          density=1.0, arrowsize=0.6)
-        if trajectory is not None:
-            tr = _float(trajectory, "trajectory").reshape(-1, *np.shape(trajectory)[-2:])
-            for seg in tr:
-                ax.plot(seg[:, 0], seg[:, 1], color="tab:blue", lw=0.6, alpha=0.7)
-        if fixed_points is not None:
-            fp = _float(fixed_points, "fixed_points").reshape(-1, 2)
-            st = (np.ones(len(fp), bool) if stable is None
-                  else np.asarray(stable, bool).reshape(-1))
-            _require(st.shape == (len(fp),), "stable must have one entry per fixed point")
-            ax.scatter(fp[st, 0], fp[st, 1], s=30, c="black", zorder=4, label="stable")
-            ax.scatter(fp[~st, 0], fp[~st, 1], s=30, facecolors="white", edgecolors="black",
-                       zorder=4, label="unstable")
-        if slow_points is not None:
-            sp = _float(slow_points, "slow_points").reshape(-1, 2)
-            ax.scatter(sp[:, 0], sp[:, 1], s=30, marker="x", c="tab:green", zorder=4,
-                       label="slow")
-        if fixed_points is not None or slow_points is not None:
-            ax.legend(loc="best", frameon=False)
-        ax.set_xlim(u.min(), u.max())
-        ax.set_ylim(v.min(), v.max())
         ax.set_xlabel("PC 1")
         ax.set_ylabel("PC 2")
         if title:
             ax.set_title(title)
+    return _finish(fig, path)
+
+
+def fig_flow_stages(stages: Sequence, coords, speed, flow, *, trajectories=None,
+                    fixed_points=None, stable=None, slow_points=None, label: str = "",
+                    q_max: float | None = None, path=None) -> Figure:
+    """Flow fields at several training stages, one panel per stage, one log-speed scale.
+
+    Args:
+      stages: S update indices (panel titles).
+      coords: [S, G, G, 2] each stage's grid on its own plane (top-2 PCs).
+      speed: [S, G, G] q = ½‖F(h) − h‖²; flow: [S, G, G, 2] F(h) − h on the plane.
+      trajectories: optional S arrays [..., T, 2]: visited states on each plane.
+      fixed_points: optional S arrays [K_s, 2]; stable: S bool arrays [K_s].
+      slow_points: optional S arrays [M_s, 2].
+      label: agent label for the title.
+      q_max: the slow-point threshold, stated in the title.
+      path: where to write the PNG (optional).
+    Returns:
+      The Figure: S panel axes and one colour bar.
+    """
+    xy, q, f = (_float(a, n) for a, n in ((coords, "coords"), (speed, "speed"),
+                                          (flow, "flow")))
+    n = len(stages)
+    _require(n > 0 and xy.shape[:1] == q.shape[:1] == f.shape[:1] == (n,),
+             f"coords, speed and flow must have one entry per stage ({n}); got "
+             f"{xy.shape}, {q.shape}, {f.shape}")
+    for name, seq in (("trajectories", trajectories), ("fixed_points", fixed_points),
+                      ("stable", stable), ("slow_points", slow_points)):
+        _require(seq is None or len(seq) == n, f"{name} must have one entry per stage ({n})")
+    logq = _log_speed(q)
+    lo, hi = (np.nanmin(logq), np.nanmax(logq)) if np.isfinite(logq).any() else (-1.0, 0.0)
+    norm = mpl.colors.Normalize(vmin=lo, vmax=hi if hi > lo else lo + 1)
+    with mpl.rc_context(_STYLE):
+        fig = _new_figure(2.6)
+        axes = np.atleast_1d(fig.subplots(1, n))
+        mesh = None
+        for j, ax in enumerate(axes):
+            sx, sq, sf = _check_flow(xy[j], q[j], f[j])
+            mesh = _flow_panel(ax, sx, sq, sf,
+                               trajectory=None if trajectories is None else trajectories[j],
+                               fixed_points=None if fixed_points is None else fixed_points[j],
+                               stable=None if stable is None else stable[j],
+                               slow_points=None if slow_points is None else slow_points[j],
+                               norm=norm, legend=False)
+            ax.set_title(_stage_title(stages[j]))
+            ax.set_xlabel("PC 1")
+            if j == 0:
+                ax.set_ylabel("PC 2")
+        fig.colorbar(mesh, ax=list(axes), label=r"$\log_{10}$ speed $q$", shrink=0.9)
+        handles = [Line2D([], [], color="tab:blue", lw=0.8, label="trajectory"),
+                   Line2D([], [], ls="", marker="o", color="black", label="stable fixed point"),
+                   Line2D([], [], ls="", marker="o", mfc="white", mec="black",
+                          label="unstable fixed point"),
+                   Line2D([], [], ls="", marker="x", color="tab:green",
+                          label="slow point" + (f" (q ≤ {q_max:g})" if q_max else ""))]
+        fig.legend(handles=handles, loc="outside lower center", ncol=4, frameon=False)
+        fig.suptitle(f"Flow F(h) − h at the goal input on each stage's top-2 PC plane"
+                     + (f" — {label}" if label else ""))
+    return _finish(fig, path)
+
+
+def fig_input_drive(updates, panels: Sequence[Mapping], *, title: str = "", path=None
+                    ) -> Figure:
+    """Curves over training with confidence bands, one panel each (input drive of the
+    slowest modes: normalised alignment and raw drive).
+
+    Args:
+      updates: [C] update index of each checkpoint.
+      panels: each {"title": str, "ylabel": str, "log": bool (optional), "curves":
+        {label: (mean [C], low [C], high [C])}}; a label starting with "FO" is blue, "PO"
+        orange; one containing "top" or "rollouts" is dashed.
+      title: figure title.
+      path: where to write the PNG (optional).
+    Returns:
+      The Figure: one axes per panel.
+    """
+    x = _float(updates, "updates")
+    _require(x.ndim == 1, f"updates must be [C]; got {x.shape}")
+    _require(len(panels) > 0, "panels must not be empty")
+    colors = {"FO": "tab:blue", "PO": "tab:orange"}
+    with mpl.rc_context(_STYLE):
+        fig = _new_figure(2.8)
+        axes = np.atleast_1d(fig.subplots(1, len(panels)))
+        for ax, panel in zip(axes, panels):
+            for k, (lab, (m, lo, hi)) in enumerate(panel["curves"].items()):
+                m, lo, hi = (_float(a, lab) for a in (m, lo, hi))
+                _require(m.shape == lo.shape == hi.shape == x.shape,
+                         f"curve {lab!r} must be three [{x.size}] arrays")
+                c = colors.get(str(lab)[:2], f"C{k}")
+                ls = "--" if ("top" in str(lab) or "rollouts" in str(lab)) else "-"
+                ax.plot(x, m, color=c, ls=ls, lw=1.2, label=lab)
+                ax.fill_between(x, lo, hi, color=c, alpha=0.15, lw=0)
+            if panel.get("log"):
+                ax.set_yscale("log")
+            ax.set_title(panel["title"])
+            ax.set_xlabel("update")
+            ax.set_ylabel(panel["ylabel"])
+            ax.grid(alpha=0.3, lw=0.5)
+            ax.legend(loc="best", frameon=False, fontsize=7)
+        if title:
+            fig.suptitle(title)
     return _finish(fig, path)
