@@ -33,15 +33,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-#: How messages name this benchmark (the entry point sets it to the command typed).
-PROG = "python -m rnnctl.bench.dsa"
+#: How messages name this benchmark (as it is typed in a checkout).
+PROG = "python -m experiments.bench_dsa"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,55 +75,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "relative excess; default off)")
     p.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     return p
-
-
-def _provenance() -> dict:
-    """`rnnctl.provenance.provenance()` where this rnnctl has it; else the same fields
-    (commit, versions, machine, load average) recorded here."""
-    try:
-        from rnnctl.provenance import provenance
-        return provenance()
-    except ImportError:
-        pass
-    import subprocess
-    from importlib import metadata
-
-    import jax
-
-    from rnnctl._version import __version__
-
-    def version(name):
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            return None
-
-    root = Path(__file__).resolve().parents[2]
-    try:
-        git = lambda *a: subprocess.run(["git", "-C", str(root), *a], capture_output=True,
-                                        text=True, timeout=30)
-        head = git("rev-parse", "HEAD")
-        commit = head.stdout.strip() if head.returncode == 0 else None
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no").stdout.strip()) \
-            if commit else None
-    except (OSError, subprocess.SubprocessError):
-        commit, dirty = None, None
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"commit": commit, "dirty": dirty, "rnnctl_version": __version__,
-            "versions": {**{n: version(n) for n in ("jax", "jaxlib", "flax", "optax",
-                                                     "numpy")},
-                         "python": platform.python_version()},
-            "machine": {"cpu": cpu, "cores": os.cpu_count(),
-                        "accelerator": sorted({d.device_kind for d in jax.devices()}),
-                        "devices": jax.device_count(), "platform": platform.platform()},
-            "load_average": [round(x, 2) for x in os.getloadavg()]}
 
 
 def synthetic_trajectories(n: int, hidden: int, episodes: int, steps: int):
@@ -212,7 +162,8 @@ def run_bench(args) -> dict:
     n = args.systems
     n_pairs = n * (n - 1) // 2
     say = lambda msg: print(msg, flush=True)
-    result = {"provenance": _provenance(), "systems": n, "pairs": n_pairs,
+    from rnnctl.provenance import provenance
+    result = {"provenance": provenance(), "systems": n, "pairs": n_pairs,
               "hidden": args.hidden, "episodes": args.episodes, "steps": args.steps,
               "n_delays": args.n_delays, "rank": args.rank, "n_starts": args.n_starts,
               "n_explore_steps": max(args.n_steps // 3, 1), "n_keep": 2,
