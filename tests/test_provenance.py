@@ -16,7 +16,6 @@ COMMITTED = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "figures").rg
 NOT_YET = {
     "figures/summary.json": "the reference run's summary predates provenance; regenerated "
                             "by `rnnctl sweep`, it records it (rnnctl/paper/run.py)",
-    "figures/dynamics/ref/summary.json": "experiments/dynamics.py does not record it yet",
 }
 
 

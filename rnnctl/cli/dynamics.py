@@ -253,6 +253,8 @@ def compute(args) -> dict:
 
     from rnnctl import runs
     from rnnctl.analysis import similarity
+    from rnnctl.provenance import provenance
+    prov = provenance()
     loaded = [runs.load_run(p) for p in args.runs]
     n_ckpts = {r.n_checkpoints for r in loaded}
     if len(n_ckpts) != 1:
@@ -297,6 +299,7 @@ def compute(args) -> dict:
         "non_finite_systems": int((~np.isfinite(d_dsa).any(1)).sum()),
         "DSA": summarise(d_dsa, settings, seeds, n_ckpt),
         "Procrustes": summarise(d_geo, settings, seeds, n_ckpt),
+        "provenance": prov,
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     runs.write_npz(out_dir / "dynamics.npz", {
