@@ -52,7 +52,7 @@ def test_each_entry_point_names_itself_in_help_and_errors(cmd, prog):
     assert line.startswith(f"{prog}: error: argument --seeds"), line
 
 
-@pytest.mark.parametrize("name", ["atlas", "cells", "nulls"])
+@pytest.mark.parametrize("name", ["atlas", "cells", "nulls", "dynamics"])
 def test_every_command_has_help_under_both_names(name):
     for cmd, prog in ((["-m", "rnnctl.cli", name], f"rnnctl {name}"),
                       (["-m", f"experiments.{name}"], f"python -m experiments.{name}")):
@@ -64,7 +64,8 @@ def test_every_command_has_help_under_both_names(name):
 TOOLS = {"bench_train": "rnnctl.bench.train", "bench_scaling": "rnnctl.bench.scaling",
          "bench_devices": "rnnctl.bench.devices", "bench_analysis": "rnnctl.bench.analysis",
          "mp_smoke": "rnnctl.bench.mp_smoke", "docs": "rnnctl.cli.docs",
-         "compare_tau": "rnnctl.cli.compare_tau", "fp_locations": "rnnctl.cli.fp_locations"}
+         "compare_tau": "rnnctl.cli.compare_tau", "fp_locations": "rnnctl.cli.fp_locations",
+         "bench_dsa": "rnnctl.bench.dsa"}
 
 
 @pytest.mark.parametrize("name", sorted(TOOLS))

@@ -14,13 +14,15 @@ coordinates:
    states (a rotation of h) leaves U, and hence A, unchanged.
 3. Distance: d(A, B) = min over orthogonal C of ‖A − C B Cᵀ‖_F (`metric="euclidean"`), or
    the angle arccos(⟨A, C B Cᵀ⟩_F / (‖A‖_F ‖B‖_F)) at the C that minimises ‖Â − C B̂ Cᵀ‖_F
-   for the unit-norm Â, B̂ (`metric="angular"`, the reference package's default). C is
+   for the unit-norm Â, B̂ (`metric="angular"`, dsa-metric's "angular" score). C is
    optimised on the orthogonal group as C = C₀ · cay(K), with cay(K) = (I + K)⁻¹(I − K)
    the Cayley map of a skew-symmetric K (from zero) and C₀ a start: the identity,
    alignments of the eigenvectors of the symmetric parts (A + Aᵀ)/2 and (B + Bᵀ)/2 with
    signs fitted to the skew parts, and Haar-random orthogonal matrices (both components
    of O(r) are searched; `_starts`); Adam on K from every start for a few steps, then
    longer from the best few, the lowest loss kept. d is symmetric: d(A, B) = d(B, A).
+   (dsa-metric's "euclidean" score differs from this one: it normalises both operators
+   first, so it is the chord 2 sin(θ/2) of the angle; docs/methods.md §8.)
 
 `dsa` fits all N systems' operators in one vmapped call and all N(N−1)/2 distances in one
 compiled program. `procrustes_distance` and `cka` compare the states themselves (their

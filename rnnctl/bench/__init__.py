@@ -6,6 +6,7 @@
     devices    the default sweep on 1 vs N devices
     analysis   the analysis of a sweep, stage by stage (compare: old vs new analysis)
     mp_smoke   training across several jax processes
+    dsa        DSA of 110 systems in one program, against the reference dsa-metric
 
 Each writes JSON with its `rnnctl.provenance` (docs/performance.md).
 """

@@ -1,5 +1,6 @@
-"""rnnctl's command-line tools: `rnnctl sweep|atlas|cells|nulls` (the console script) and,
-in a checkout, `python -m experiments.sweep|atlas|cells|nulls`; both run the same `main`.
+"""rnnctl's command-line tools: `rnnctl sweep|atlas|cells|nulls|dynamics` (the console script)
+and, in a checkout, `python -m experiments.sweep|atlas|cells|nulls|dynamics`; both run the
+same `main`.
 
     rnnctl sweep --seeds 5          # train, analyse, draw, report (docs/cli.md)
     rnnctl --help                   # the commands; `rnnctl sweep --help`, every flag
@@ -22,6 +23,7 @@ COMMANDS = {
     "atlas": "when does each of the paper's claims hold? a grid of conditions, 20 seeds each",
     "cells": "the same task and budget with each recurrent cell (RNN, GRU, LSTM), compared",
     "nulls": "can each claim rule fail? null models on an analysed run's real agents",
+    "dynamics": "do agents converge to the same dynamics? every agent × checkpoint by DSA",
 }
 
 
