@@ -61,7 +61,7 @@ def main(argv=None) -> int:
         text = path.read_text()
         new = replace_between(text, start, end, body)
         if new != text:
-            stale.append(rel)
+            stale.append(f"{rel} ({name})")
             if not args.check:
                 path.write_text(new)
     verb = "differ from their JSON" if args.check else "rewritten"
