@@ -42,6 +42,27 @@ def test_a_changed_benchmark_json_changes_its_tables():
     assert before[0] != after[0] and before[1] != after[1]
 
 
+def test_beyond_tables_are_generated_and_a_hand_edit_is_caught():
+    """docs/beyond.md's cells and tasks tables are among the generated ones, and one number
+    changed by hand in either (or in its JSON) makes the table differ from its JSON."""
+    from rnnctl.paper import beyond_tables as B
+    assert {"beyond-cells", "beyond-tasks"} <= set(MARKERS)
+    generated = docs.tables()
+    for name, number in (("beyond-cells", "−302"), ("beyond-tasks", "87.7")):
+        rel, start, end = MARKERS[name]
+        block = (ROOT / rel).read_text().split(start, 1)[1].split(end, 1)[0].strip()
+        assert number in block
+        assert block.replace(number, number[:-1] + "9", 1).strip() != generated[name].strip()
+    cells = json.loads((ROOT / B.SOURCES["beyond-cells"][0]).read_text())
+    before = B.cells_table(cells)
+    cells["cells"]["gru"]["tau_avg"]["gmean"][2] *= 2       # the GRU's peak
+    assert B.cells_table(cells) != before
+    tasks = [(rel, json.loads((ROOT / rel).read_text())) for rel in B.SOURCES["beyond-tasks"]]
+    before = B.tasks_table(tasks)
+    tasks[-1][1]["settings"][0]["final_eval_return"]["mean"][-1] = 400.0
+    assert B.tasks_table(tasks) != before
+
+
 def test_readme_stays_a_first_page():
     assert len((ROOT / "README.md").read_text().splitlines()) <= 220
 

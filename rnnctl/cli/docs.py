@@ -4,9 +4,11 @@ JSON (python -m experiments.docs).
     python -m experiments.docs            # rewrite every generated table in place
     python -m experiments.docs --check    # exit 1 if any table differs from its JSON
 
-Sources: figures/summary.json (the reference run), figures/atlas/summary.json (the atlas)
-and figures/bench/*.json (the benchmarks). Each table sits between its markers
-(`MARKERS`: `rnnctl.paper.tables.MARKERS` and `rnnctl.bench.tables.MARKERS`).
+Sources: figures/summary.json (the reference run), figures/atlas/summary.json (the atlas),
+figures/cells/summary.json and the task runs' summary.json (docs/beyond.md,
+`rnnctl.paper.beyond_tables.SOURCES`) and figures/bench/*.json (the benchmarks). Each table
+sits between its markers (`MARKERS`: `rnnctl.paper.tables.MARKERS`,
+`rnnctl.paper.beyond_tables.MARKERS` and `rnnctl.bench.tables.MARKERS`).
 """
 from __future__ import annotations
 
@@ -16,12 +18,13 @@ import sys
 from pathlib import Path
 
 from rnnctl.bench import tables as _bench
+from rnnctl.paper import beyond_tables as _beyond
 from rnnctl.paper import tables as _paper
 
 #: The checkout whose README.md, docs/ and figures/ are read and written.
 ROOT = Path(__file__).resolve().parents[2]
 #: Every generated table: name -> (file, start marker, end marker).
-MARKERS = {**_paper.MARKERS, **_bench.MARKERS}
+MARKERS = {**_paper.MARKERS, **_beyond.MARKERS, **_bench.MARKERS}
 
 
 def tables(root: Path = ROOT) -> dict[str, str]:
@@ -32,6 +35,9 @@ def tables(root: Path = ROOT) -> dict[str, str]:
     train, grid, scaling = (read(_bench.SOURCES[k]) for k in ("train", "grid", "scaling"))
     return {"glance": _paper.glance_table(reference, atlas),
             "atlas": _paper.atlas_table(atlas), "progress": _paper.progress_table(atlas),
+            "beyond-cells": _beyond.cells_table(read(_beyond.SOURCES["beyond-cells"][0])),
+            "beyond-tasks": _beyond.tasks_table([(rel, read(rel))
+                                                 for rel in _beyond.SOURCES["beyond-tasks"]]),
             "perf-readme": _bench.readme_table(train),
             "perf-machine": _bench.machine_block(train["provenance"]),
             "perf-training": _bench.training_table(train),
@@ -55,7 +61,7 @@ def main(argv=None) -> int:
         text = path.read_text()
         new = replace_between(text, start, end, body)
         if new != text:
-            stale.append(rel)
+            stale.append(f"{rel} ({name})")
             if not args.check:
                 path.write_text(new)
     verb = "differ from their JSON" if args.check else "rewritten"
