@@ -90,3 +90,14 @@ def test_the_reference_summary_has_both_rule_versions_and_curves():
     assert [c["version"] for c in s["claims"]] == ["v1"] * 5
     assert [c["version"] for c in s["claims_v2"]] == ["v2"] * 5
     assert len(s["curves"]["agents"]) == len(s["agents"])
+
+
+def test_nulls_table_follows_its_json():
+    """docs/methods.md's null-model table is generated: a changed draw fraction in the JSON
+    changes the table, so a number edited by hand in the page fails the check above."""
+    from rnnctl.paper import tables as T
+    sources = [json.loads((ROOT / rel).read_text()) for rel in T.NULLS_SOURCES]
+    before = T.nulls_table(*sources)
+    assert "| shuffled checkpoints (200 draws) | v2 |" in before
+    sources[1]["drift"]["v1"]["2"] = 0.5
+    assert T.nulls_table(*sources) != before

@@ -5,6 +5,7 @@ JSON (python -m experiments.docs).
     python -m experiments.docs --check    # exit 1 if any table differs from its JSON
 
 Sources: figures/summary.json (the reference run), figures/atlas/summary.json (the atlas),
+figures/nulls/*.json (the null models, docs/methods.md),
 figures/cells/summary.json and the task runs' summary.json (docs/beyond.md,
 `rnnctl.paper.beyond_tables.SOURCES`) and figures/bench/*.json (the benchmarks). Each table
 sits between its markers (`MARKERS`: `rnnctl.paper.tables.MARKERS`,
@@ -35,6 +36,7 @@ def tables(root: Path = ROOT) -> dict[str, str]:
     train, grid, scaling = (read(_bench.SOURCES[k]) for k in ("train", "grid", "scaling"))
     return {"glance": _paper.glance_table(reference, atlas),
             "atlas": _paper.atlas_table(atlas), "progress": _paper.progress_table(atlas),
+            "nulls": _paper.nulls_table(*(read(rel) for rel in _paper.NULLS_SOURCES)),
             "beyond-cells": _beyond.cells_table(read(_beyond.SOURCES["beyond-cells"][0])),
             "beyond-tasks": _beyond.tasks_table([(rel, read(rel))
                                                  for rel in _beyond.SOURCES["beyond-tasks"]]),

@@ -7,7 +7,7 @@ tests/test_readme_tables.py fails when a table and its JSON disagree.
 from __future__ import annotations
 
 __all__ = ["MARKERS", "verdict", "glance_table", "atlas_table", "progress_table",
-           "replace_between", "condition_name"]
+           "nulls_table", "replace_between", "condition_name", "NULLS_SOURCES"]
 
 #: Where each generated table lives: name -> (file, start marker, end marker).
 MARKERS = {
@@ -15,7 +15,12 @@ MARKERS = {
     "atlas": ("docs/results.md", "<!-- atlas-table:start -->", "<!-- atlas-table:end -->"),
     "progress": ("docs/results.md", "<!-- progress-table:start -->",
                  "<!-- progress-table:end -->"),
+    "nulls": ("docs/methods.md", "<!-- nulls-table:start -->", "<!-- nulls-table:end -->"),
 }
+
+#: The null-model measurements behind the nulls table (`python -m experiments.nulls`
+#: output): shuffled and never-trained draws, and the drift draws.
+NULLS_SOURCES = ("figures/nulls/dev_shuffled_never.json", "figures/nulls/dev_drift.json")
 
 SHORT_TEXT = {
     1: "training sharpens the policy; FO ends sharper than PO (Fig 1b)",
@@ -140,3 +145,24 @@ def replace_between(text: str, start: str, end: str, body: str) -> str:
     head, rest = text.split(start, 1)
     _, tail = rest.split(end, 1)
     return f"{head}{start}\n{body.strip()}\n{end}{tail}"
+
+
+def nulls_table(shuffled_never: dict, drift: dict) -> str:
+    """Fraction of null draws in which each claim does not hold, per null and rule version
+    (from two `python -m experiments.nulls` outputs: one with the shuffled and
+    never-trained nulls, one with the drift null)."""
+    lines = ["| null | rules | 1 | 2 | 3 | 4 | 5 |", "|---|---|---:|---:|---:|---:|---:|"]
+
+    def row(name, entry, version):
+        cells = " | ".join(f"{entry[version][str(k)]:g}" for k in range(1, 6))
+        return f"| {name} | {version} | {cells} |"
+
+    sh = shuffled_never["shuffled"]
+    for v in ("v1", "v2"):
+        lines.append(row(f"shuffled checkpoints ({sh['draws']} draws)", sh, v))
+    for v in ("v1", "v2"):
+        lines.append(row("never trained", shuffled_never["never_trained"], v))
+    dr = drift["drift"]
+    for v in ("v1", "v2"):
+        lines.append(row(f"drift ({dr['draws']} draws)", dr, v))
+    return "\n".join(lines)
