@@ -26,7 +26,7 @@ from rnnctl.paper.results import ANALYSIS_FILE, AnalysisResults, load_analysis
 PENDULUM_VARIANTS = ("fo", "po", "pv")
 #: analysis.npz fields without an agent axis (every other field is [A, ...]).
 NOT_PER_AGENT = {"updates", "stages", "fp_inputs", "manifold_theta_in", "tau_steps",
-                 "map_theta_edges", "map_theta_dot_edges", "probe_theta_centers",
+                 "drive_steps", "map_theta_edges", "map_theta_dot_edges", "probe_theta_centers",
                  "probe_theta_dot_centers", "options_json", "checkpoints_sha256"}
 PAPER_FIGURES = ("fig1b_policy", "fig1c_geometry", "fig1d_fixed_points", "fig1e_timescales")
 
