@@ -44,6 +44,8 @@ def test_smoke_run_two_agents_three_updates(tmp_path):
     (["--minibatches", "3"], "--minibatches"),
     (["--lr", "abc"], "--lr"),
     (["--devices", "two"], "--devices"),
+    (["--fp-continue", "-1"], "--fp-continue"),
+    (["--fp-continue", "8", "--no-analysis"], "--fp-continue"),
     (["--gamma", "1.5"], "--gamma"),
 ])
 def test_bad_flags_exit_2_with_one_line(args, flag, capsys):
@@ -290,3 +292,22 @@ def test_log_prints_timestamped_lines():
     quiet = io.StringIO()
     progress.Log(False, stream=quiet)("x")
     assert quiet.getvalue() == ""
+
+
+def test_fp_continue_sets_the_analysis_option(monkeypatch, tmp_path):
+    """--fp-continue N reaches the analysis as AnalysisOptions.fp_continue = N."""
+    from experiments import sweep
+    from rnnctl import paper
+    seen = {}
+
+    def fake(run_dir, *, options, **kw):
+        seen["fp_continue"] = options.fp_continue
+        raise KeyboardInterrupt        # stop there: only the options are checked
+    monkeypatch.setattr(paper, "analyse_run", fake)
+    run = tmp_path / "run"
+    run.mkdir()
+    import rnnctl.runs
+    monkeypatch.setattr(rnnctl.runs, "read_run_meta", lambda d: {"config": {}})
+    args = sweep.parse_args(["--analysis-only", str(run), "--fp-continue", "16", "--quiet"])
+    assert sweep.analyse(run, args) == 130
+    assert seen == {"fp_continue": 16}

@@ -156,6 +156,12 @@ def build_parser(task: str | None = None) -> argparse.ArgumentParser:
                    help="with --analysis-only: recompute the analysis even where the run's "
                         "analysis.npz was made with the same options from the same "
                         "checkpoints (by default it is reused)")
+    p.add_argument("--fp-continue", type=int, default=None, metavar="N",
+                   help="search the fixed points by continuation across checkpoints, each "
+                        "from the previous checkpoint's points plus N fresh starts (64 is "
+                        "a tested setting; about half the analysis time on the default "
+                        "sweep); 0: every checkpoint searched independently (the default, "
+                        "with which the committed results were made)")
     p.add_argument("--redraw", type=Path, default=None, metavar="RUN_DIR",
                    help="no training, no analysis: re-make the figures, summary.json and "
                         "report.md of RUN_DIR from its analysis.npz (seconds)")
@@ -236,6 +242,12 @@ def parse_args(argv=None):
         parser.error("argument --analysis-only: not allowed with --resume or --no-analysis")
     if args.recompute and args.analysis_only is None:
         parser.error("argument --recompute: needs --analysis-only")
+    if args.fp_continue is not None:
+        if args.redraw is not None or args.no_analysis:
+            parser.error("argument --fp-continue: not allowed with --redraw or --no-analysis "
+                         "(nothing is analysed)")
+        if args.fp_continue < 0:
+            parser.error(f"argument --fp-continue: must be 0 or more, got {args.fp_continue}")
     if args.redraw is not None:
         if args.analysis_only is not None or args.resume is not None or args.no_analysis:
             parser.error("argument --redraw: not allowed with --analysis-only, --resume or "
@@ -531,6 +543,9 @@ def analyse(run_dir: Path, args) -> int:
         options = QUICK_OPTIONS
     elif args.analysis_only is not None:    # as last time (or as the interrupted one)
         options = last_options(run_dir) or DEFAULT_OPTIONS
+    if getattr(args, "fp_continue", None) is not None:
+        import dataclasses
+        options = dataclasses.replace(options, fp_continue=args.fp_continue)
     from rnnctl.runs import RunLocked, read_run_meta
     print(f"{'Redrawing' if args.redraw is not None else 'Analysing'} {run_dir} ...", flush=True)
     again = f"{PROG} --analysis-only {run_dir}"
