@@ -31,7 +31,13 @@ from rnnctl.paper.stages import (drift_params, fixed_points_agent,
                                  rollouts_agent, slow_points_agent, track_agent)
 
 __all__ = ["compute_analysis", "usable_checkpoints", "usable_params", "checkpoints_digest", "nth",
-           "excluded_agents", "analysed_checkpoints"]
+           "excluded_agents", "analysed_checkpoints", "ANALYSIS_STAGES"]
+
+#: The timed sub-stages of `compute_analysis`, in the order they are reported
+#: (summary.json's `timing`, report.md's timing table).
+ANALYSIS_STAGES = ("rollouts", "fixed_points", "fp_tracking", "input_drive", "manifold",
+                   "timescales", "geometry", "flow_field", "drift_control", "probe_maps",
+                   "policy_maps")
 
 
 # Each works on one agent's stack of checkpoints (leaves [C, ...]) and is jit-compiled once
@@ -79,9 +85,8 @@ def compute_analysis(run, options: AnalysisOptions | None = None, *, progress: b
       run: a `runs.Run` (`rnnctl.load_run`).
       options: `AnalysisOptions` (default `DEFAULT_OPTIONS`).
       progress: print one line per agent to stderr (or a `progress.Log`).
-      timings: dict that receives seconds per sub-stage (rollouts, fixed_points,
-        fp_tracking, input_drive, manifold, timescales, geometry, flow_field, policy_maps),
-        compile time included;
+      timings: dict that receives seconds per sub-stage (`ANALYSIS_STAGES`), compile
+        time included;
         with `overlap`, "timescales" is the time spent waiting for the host
         eigen-decompositions.
       parts_dir: if given, each agent's results are saved there as soon as they are

@@ -9,7 +9,7 @@ import numpy as np
 
 from rnnctl.paper.claims import Claim
 from rnnctl.paper.fmt import fmt as _fmt, json_float as _f
-from rnnctl.paper.compute import excluded_agents, nth
+from rnnctl.paper.compute import ANALYSIS_STAGES, excluded_agents, nth
 from rnnctl.paper.drive import drive_measure, input_drive_summary
 from rnnctl.paper.figures import FIGURE_FILES, FIGURES_DIR, representative_agents
 from rnnctl.paper.options import AnalysisOptions, ClaimOptions
@@ -317,10 +317,7 @@ def write_report(summary: dict, path) -> None:
         "| stage | seconds |",
         "|---|---:|",
     ]
-    stages = [(f"{k}_s", f"analysis: {k.replace('_', ' ')}") for k in
-              ("rollouts", "fixed_points", "fp_tracking", "input_drive", "manifold",
-               "timescales", "geometry", "flow_field", "drift_control", "probe_maps",
-               "policy_maps")]
+    stages = [(f"{k}_s", f"analysis: {k.replace('_', ' ')}") for k in ANALYSIS_STAGES]
     computed = t.get("computed") if t.get("analysis_reused") else None
     if computed:     # the loaded analysis.npz recorded what computing it took
         t = {**t, **{k: computed[k] for k, _ in stages if k in computed}}

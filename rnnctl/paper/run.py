@@ -28,7 +28,8 @@ from pathlib import Path
 
 from rnnctl.paper.claims import ClaimContext, evaluate_claims
 from rnnctl.paper.claims_v2 import evaluate_claims_v2, progress_points
-from rnnctl.paper.compute import checkpoints_digest, compute_analysis, excluded_agents
+from rnnctl.paper.compute import (ANALYSIS_STAGES, checkpoints_digest, compute_analysis,
+                                  excluded_agents)
 from rnnctl.paper.figures import FIGURE_FILES, FIGURES_DIR, draw_figures, skipped_figures
 from rnnctl.paper.options import (DEFAULT_CLAIM_OPTIONS, DEFAULT_OPTIONS, AnalysisOptions,
                                   ClaimOptions)
@@ -260,9 +261,7 @@ def _analyse_locked(run_dir, *, progress, options, reuse, claim_options, redraw=
                 computed = analysis_timing(run_dir / ANALYSIS_FILE)
                 if computed:
                     block["computed"] = {f"{k}_s": v for k, v in computed.items()}
-            for k in ("rollouts", "fixed_points", "fp_tracking", "input_drive", "manifold",
-                      "timescales", "geometry", "flow_field", "drift_control", "probe_maps",
-                      "policy_maps", "save_analysis", "evaluate_claims"):
+            for k in (*ANALYSIS_STAGES, "save_analysis", "evaluate_claims"):
                 if k in timings:
                     block[f"{k}_s"] = timings[k]
             return block
