@@ -2,7 +2,13 @@
 
 jax 0.10.x's CPU runtime can wedge forever in `block_until_ready` (0% CPU) on vmapped
 training programs when its concurrency-optimised scheduler is on; turning that scheduler
-off cured it on our machines. We add the flag only when the user has not set it
+off cured it on our machines. The mechanism, seen in a native stack of a hung analysis on
+2 cores: jaxlib's batched LAPACK kernels (LU, for `jnp.linalg.solve`) split their batch
+into tasks on XLA's intra-op thread pool and wait for them; when that scheduler runs two
+such kernels at once on a 2-thread pool, both threads wait and no thread is left to run
+the tasks. A jitted program with four independent batched solves hangs so within a
+minute without the flag and finishes with it (`--xla_cpu_multi_thread_eigen=false` does
+not help). We add the flag only when the user has not set it
 themselves: any value the user gives in XLA_FLAGS wins. The command-line tools call
 `apply_safe_xla_flags` as they start (`rnnctl.cli.prepare`); `import rnnctl` does not, so a
 Python user who trains many agents calls `rnnctl.apply_safe_xla_flags()` before jax starts.

@@ -105,3 +105,40 @@ def test_continued_agent_finds_what_the_independent_search_finds():
     q = np.asarray(new.qstar)[np.asarray(new.valid)]
     assert (q < opts.fp_tol_q).all()
     assert not np.asarray(new.valid)[..., opts.fp_carry:].any()   # padded slots are empty
+
+
+def test_manifold_by_continuation_finds_what_the_independent_search_finds():
+    """The fixed-point manifold (fixed points at inputs around a ring of θ) searched by
+    continuation from input to input finds every point the independent search at each
+    input finds, at two checkpoints of an 8-unit RNN with several fixed points."""
+    from rnnctl.paper.options import DEFAULT_OPTIONS
+    from rnnctl.paper.stages import manifold_agent
+    rng = np.random.default_rng(7)
+    hid, n_in = 8, 12
+    base = rng.normal(size=(hid, hid))
+    base = (base + base.T) / 2
+    base /= np.abs(np.linalg.eigvalsh(base)).max()
+    gains = np.array([2.0, 3.0])
+    params = {"rnn": {"W_h": jnp.asarray(gains[:, None, None] * base, jnp.float32),
+                      "W_x": jnp.asarray(np.broadcast_to(rng.normal(0, 0.5, (hid, 3)),
+                                                         (2, hid, 3)), jnp.float32),
+                      "b": jnp.zeros((2, hid), jnp.float32)}}
+    th = np.linspace(-np.pi, np.pi, n_in, endpoint=False)
+    x_ring = jnp.asarray(0.2 * np.stack([np.cos(th), np.sin(th), np.zeros(n_in)], -1),
+                         jnp.float32)
+    h = jax.random.uniform(jax.random.key(2), (2, 2, 50, hid), minval=-1, maxval=1)
+    keys = jax.random.split(jax.random.key(4), 2)
+    opts = dataclasses.replace(DEFAULT_OPTIONS, fp_opt_steps=200, manifold_fp_init=64,
+                               manifold_max_points=8, fp_carry=8, fp_chains=3)
+    old = manifold_agent(params, x_ring, h, keys, dataclasses.replace(opts, fp_continue=0))
+    new = manifold_agent(params, x_ring, h, keys, dataclasses.replace(opts, fp_continue=8))
+    assert new.valid.shape == old.valid.shape == (2, n_in, 8)
+    assert (np.asarray(old.valid).sum(-1) > 1).any()   # several points somewhere
+    for s in range(2):
+        for m in range(n_in):
+            a = np.asarray(old.xstar[s, m])[np.asarray(old.valid[s, m])]
+            b = np.asarray(new.xstar[s, m])[np.asarray(new.valid[s, m])]
+            assert np.asarray(new.qstar[s, m])[np.asarray(new.valid[s, m])].max(
+                initial=0.0) < opts.fp_tol_q
+            for p in a:
+                assert np.linalg.norm(b - p, axis=-1).min() < 1e-3, (s, m, p)

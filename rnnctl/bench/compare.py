@@ -1,6 +1,6 @@
 """`bench_analysis --run RUN --compare`: the analysis of one run by the search from fresh
-starts at every checkpoint on one device, in turn ("old"), and by continuation across
-checkpoints on every device with the timescales overlapped ("new").
+starts at every checkpoint with the timescales in turn ("old", `fp_continue` 0), and
+the default, by continuation across checkpoints with the timescales overlapped ("new").
 
 Prints, for both: seconds per stage and in all (one process, the same machine, old first);
 the recall of the union of what the old finder finds under three keys and what the new one
@@ -188,9 +188,9 @@ def compare(run_path, *, quick: bool = False, n_keys: int = 2, out=None) -> int:
     prov = provenance()        # before the work: the load average it started under
     run = rnnctl.load_run(run_path)
     base = (QUICK_OPTIONS if quick else DEFAULT_OPTIONS).validate().resolved()
-    # "new" = the search by continuation (opt-in: fp_continue > 0), "old" = the default.
-    new_opts = dataclasses.replace(base, fp_continue=16 if quick else 64,
-                                   fp_carry=4 if quick else 16, fp_chains=2 if quick else 4)
+    # "new" = the default (the search by continuation), "old" = the independent search at
+    # every checkpoint (fp_continue 0), as before the continuation became the default.
+    new_opts = base
     old_opts = dataclasses.replace(base, fp_continue=0)
     rows = {}
     for label, opts, kw in (("old", old_opts, dict(overlap=False)),

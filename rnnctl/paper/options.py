@@ -37,9 +37,10 @@ class AnalysisOptions:
       fp_theta_k: nearest visited states whose circular-mean θ a fixed point represents.
       fp_continue: fresh starts per checkpoint of the search by continuation: the
         checkpoints are searched in order, each from the previous checkpoint's fixed
-        points plus this many fresh starts (`stages.fixed_points_continued_agent`; 64 is a
-        tested setting); 0 (the default, with which the committed results were made):
-        every checkpoint searched independently from fp_init fresh starts.
+        points plus this many fresh starts (`stages.fixed_points_continued_agent`), and
+        the fixed-point manifold's inputs in order around the ring likewise; 0: every
+        checkpoint (and manifold input) searched independently from fp_init
+        (manifold_fp_init) fresh starts, as the atlas was analysed.
       fp_carry: slots refined at a continued checkpoint and carried to the next (at most
         fp_max_points; the valid points first; the other slots are returned empty).
       fp_chains: the continuation runs in this many chains of consecutive checkpoints side
@@ -83,7 +84,7 @@ class AnalysisOptions:
     fp_max_points: int = 32
     fp_tol_q: float = 1e-10
     fp_theta_k: int = 10
-    fp_continue: int = 0
+    fp_continue: int = 16
     fp_carry: int = 16
     fp_chains: int = 4
     fp_start_strata: int = 8
@@ -174,7 +175,8 @@ QUICK_OPTIONS = AnalysisOptions(episodes=2, map_episodes=4, map_bins=32, return_
                                 fp_max_points=8, tau_stride=4, drive_stride=25,
                                 flow_grid=16,
                                 manifold_inputs=8, probe_bins=16, probe_steps=10,
-                                manifold_fp_init=16, manifold_max_points=4)
+                                manifold_fp_init=16, manifold_max_points=4,
+                                fp_continue=8, fp_carry=4, fp_chains=2)
 
 
 def default_stages(n_updates: int) -> tuple[int, ...]:

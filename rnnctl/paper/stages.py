@@ -131,39 +131,49 @@ def fixed_points_continued_agent(params, x_stars, h, keys, opts: AnalysisOptions
     fresh starts (`analysis.continue_fixed_points`), refining `opts.fp_carry` slots (the
     result is padded with empty slots to `opts.fp_max_points`; a head keeps its valid
     points, up to `opts.fp_carry`). The chains run side by side (vmapped),
-    the checkpoints of a chain in order (`lax.scan`). Then one backward sweep over all
-    checkpoints, last to first, refines each checkpoint's points together with the next
+    the checkpoints of a chain in order (`lax.scan`). Then a backward sweep, the chains
+    again side by side, each from its last checkpoint to its first (a chain's last with
+    the next chain's first), refines each checkpoint's points together with the next
     checkpoint's (Newton only, no fresh starts: `_backward_checkpoint`), so a fixed point
     found late is also found where it already existed earlier. Arguments and result as
     `fixed_points_agent`: `FixedPoints` [C, X, K].
     """
+    xe = jax.numpy.broadcast_to(x_stars, (h.shape[0],) + x_stars.shape)
+    return _continued(params, xe, h, keys, opts, theta)
+
+
+def _continued(params, xe, h, keys, opts: AnalysisOptions, theta=None):
+    """`fixed_points_continued_agent` along a sequence of C maps, each with its own
+    parameters (leaves [C, ...]), inputs xe [C, X, I], visited states h [C, E, T, H], key
+    and θ: checkpoints of an agent, or inputs along a ring (`manifold_agent`)."""
     n_ckpt = h.shape[0]
     n_chains = max(1, min(opts.fp_chains, n_ckpt))
     length = -(-n_ckpt // n_chains)
     idx = np.minimum(np.arange(n_chains * length), n_ckpt - 1).reshape(n_chains, length)
     take = lambda tree, i: jax.tree.map(lambda v: v[i], tree)  # noqa: E731
     with_theta = theta is not None
-    heads = fixed_points_agent(take(params, idx[:, 0]), x_stars, h[idx[:, 0]],
-                               keys[idx[:, 0]], opts,
-                               theta[idx[:, 0]] if with_theta else None)       # [B, X, K]
+    th_all = theta if with_theta else jax.numpy.zeros(h.shape[:1])
+
+    def head(p, xs, hh, k, th):
+        ks = jax.random.split(k, xs.shape[0])
+        return jax.vmap(lambda x, kk: fixed_points_checkpoint(
+            p, x, hh, kk, opts, th if with_theta else None))(xs, ks)
+
+    i0 = idx[:, 0]
+    heads = jax.vmap(head)(take(params, i0), xe[i0], h[i0], keys[i0], th_all[i0])  # [B, X, K]
     heads = _compact(heads, _carry(opts))
 
-    def one(p, hh, k, px, pv, th):
-        ks = jax.random.split(k, x_stars.shape[0])
-        return jax.vmap(lambda x, kk, a, b: _continued_checkpoint(p, x, hh, kk, a, b, opts,
-                                                                  th))(x_stars, ks, px, pv)
+    def one(p, xs, hh, k, th, px, pv):
+        ks = jax.random.split(k, xs.shape[0])
+        return jax.vmap(lambda x, kk, a, b: _continued_checkpoint(
+            p, x, hh, kk, a, b, opts, th if with_theta else None))(xs, ks, px, pv)
 
     def step(prev, xs):
-        p, hh, k, th = xs
-        if with_theta:
-            out = jax.vmap(one)(p, hh, k, prev[0], prev[1], th)
-        else:
-            out = jax.vmap(lambda a, b, c, d, e: one(a, b, c, d, e, None))(
-                p, hh, k, prev[0], prev[1])
+        out = jax.vmap(one)(*xs, *prev)
         return (out.xstar, out.valid), out
 
     rest = idx[:, 1:].T                                                          # [L-1, B]
-    xs = (take(params, rest), h[rest], keys[rest], theta[rest] if with_theta else None)
+    xs = (take(params, rest), xe[rest], h[rest], keys[rest], th_all[rest])
     _, tail = jax.lax.scan(step, (heads.xstar, heads.valid), xs)                 # [L-1, B, ...]
     both = jax.tree.map(lambda a, b: jax.numpy.concatenate([a[None], b]), heads, tail)
     fwd = jax.tree.map(lambda v: jax.numpy.swapaxes(v, 0, 1).reshape(
@@ -171,20 +181,26 @@ def fixed_points_continued_agent(params, x_stars, h, keys, opts: AnalysisOptions
     if n_ckpt == 1:
         return _pad(fwd, opts.fp_max_points)
 
-    def back(nxt, xs):
-        p, hh, k, th, fx, fv = xs
-        ks = jax.random.split(k, x_stars.shape[0])
-        out = jax.vmap(lambda x, kk, a, av, b, bv: _backward_checkpoint(
+    def back_one(p, xs, hh, k, th, fx, fv, nx, nv):
+        ks = jax.random.split(k, xs.shape[0])
+        return jax.vmap(lambda x, kk, a, av, b, bv: _backward_checkpoint(
             p, x, hh, kk, a, av, b, bv, opts, th if with_theta else None))(
-                x_stars, ks, fx, fv, nxt[0], nxt[1])
+                xs, ks, fx, fv, nx, nv)
+
+    def back(nxt, xs):
+        out = jax.vmap(back_one)(*xs, *nxt)
         return (out.xstar, out.valid), out
 
-    last = take(fwd, n_ckpt - 1)
-    xs = (take(params, slice(0, -1)), h[:-1], keys[:-1],
-          theta[:-1] if with_theta else jax.numpy.zeros(n_ckpt - 1),
-          fwd.xstar[:-1], fwd.valid[:-1])
-    _, earlier = jax.lax.scan(back, (last.xstar, last.valid), xs, reverse=True)
-    out = jax.tree.map(lambda a, b: jax.numpy.concatenate([a, b[None]]), earlier, last)
+    # Backward, the chains side by side, each from its last checkpoint to its first; a
+    # chain's last checkpoint is refined with the next chain's first (the final checkpoint
+    # with its own points).
+    nxt = np.append(idx[1:, 0], n_ckpt - 1)                                      # [B]
+    order = idx.T                                                                # [L, B]
+    xs = (take(params, order), xe[order], h[order], keys[order], th_all[order],
+          fwd.xstar[order], fwd.valid[order])
+    _, backed = jax.lax.scan(back, (fwd.xstar[nxt], fwd.valid[nxt]), xs, reverse=True)
+    out = jax.tree.map(lambda v: jax.numpy.swapaxes(v, 0, 1).reshape(
+        (n_chains * length,) + v.shape[2:])[:n_ckpt], backed)
     return _pad(out, opts.fp_max_points)
 
 
@@ -343,10 +359,22 @@ def manifold_agent(params, x_ring, h, keys, opts: AnalysisOptions):
       keys: [S].
     Returns:
       `FixedPoints` [S, M, K] (`manifold_fp_init` initial states, `manifold_max_points`
-      slots; otherwise the settings of the main search).
+      slots; otherwise the settings of the main search). With `opts.fp_continue` the
+      inputs are searched by continuation around the ring (`fixed_points_continued_agent`
+      with the ring's inputs in place of checkpoints).
     """
     m_opts = dataclasses.replace(opts, fp_init=opts.manifold_fp_init,
                                  fp_max_points=opts.manifold_max_points)
+    n_in = x_ring.shape[0]
+    if opts.fp_continue:     # by continuation around the ring, as across checkpoints
+
+        def ring(p, hh, k):
+            p_m = jax.tree.map(lambda v: jax.numpy.broadcast_to(v, (n_in,) + v.shape), p)
+            h_m = jax.numpy.broadcast_to(hh, (n_in,) + hh.shape)
+            return _continued(p_m, x_ring[:, None], h_m, jax.random.split(k, n_in),
+                              m_opts)[:, 0]
+
+        return jax.vmap(ring)(params, h, keys)
 
     def one(p, hh, k):
         ks = jax.random.split(k, x_ring.shape[0])
