@@ -175,9 +175,12 @@ def _continued(params, xe, h, keys, opts: AnalysisOptions, theta=None):
     rest = idx[:, 1:].T                                                          # [L-1, B]
     xs = (take(params, rest), xe[rest], h[rest], keys[rest], th_all[rest])
     _, tail = jax.lax.scan(step, (heads.xstar, heads.valid), xs)                 # [L-1, B, ...]
-    both = jax.tree.map(lambda a, b: jax.numpy.concatenate([a[None], b]), heads, tail)
-    fwd = jax.tree.map(lambda v: jax.numpy.swapaxes(v, 0, 1).reshape(
-        (n_chains * length,) + v.shape[2:])[:n_ckpt], both)
+
+    def unchain(tree):       # [L, B, ...] → [C, ...] in checkpoint order (padding dropped)
+        return jax.tree.map(lambda v: jax.numpy.swapaxes(v, 0, 1).reshape(
+            (n_chains * length,) + v.shape[2:])[:n_ckpt], tree)
+
+    fwd = unchain(jax.tree.map(lambda a, b: jax.numpy.concatenate([a[None], b]), heads, tail))
     if n_ckpt == 1:
         return _pad(fwd, opts.fp_max_points)
 
@@ -199,9 +202,7 @@ def _continued(params, xe, h, keys, opts: AnalysisOptions, theta=None):
     xs = (take(params, order), xe[order], h[order], keys[order], th_all[order],
           fwd.xstar[order], fwd.valid[order])
     _, backed = jax.lax.scan(back, (fwd.xstar[nxt], fwd.valid[nxt]), xs, reverse=True)
-    out = jax.tree.map(lambda v: jax.numpy.swapaxes(v, 0, 1).reshape(
-        (n_chains * length,) + v.shape[2:])[:n_ckpt], backed)
-    return _pad(out, opts.fp_max_points)
+    return _pad(unchain(backed), opts.fp_max_points)
 
 
 def _backward_checkpoint(params, x_star, h, key, xstar, valid, next_xstar, next_valid,
